@@ -1,0 +1,1 @@
+"""tap-claude-enterprise: a Singer tap for the Claude Enterprise Analytics API."""

@@ -1,0 +1,76 @@
+"""Errors the tap raises, and the one-line explanations users see.
+
+Messages name the endpoint and the request's own parameters, never the key, never a
+response row, and never an e-mail address (``redact`` removes any the API echoes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_KEY = re.compile(r"sk-ant-[A-Za-z0-9_-]+")
+_LATEST_DAY = re.compile(r"most recent available day is (\d{4}-\d{2}-\d{2})")
+
+AUTH_HELP = (
+    "the API refused the key ({status}). Check that api_key is a Claude Enterprise "
+    "Analytics key (sk-ant-api01-..., created by a Primary Owner at claude.ai > Analytics "
+    "> API keys) with the read:analytics scope, that the organization's Analytics API "
+    "access toggle is on, and that it is not an Admin key (sk-ant-admin01-...), which "
+    "this API does not accept."
+)
+
+
+def redact(text: str, limit: int = 300) -> str:
+    """Remove e-mail addresses and key-like strings, and cut to ``limit`` characters."""
+    text = _KEY.sub("[key]", _EMAIL.sub("[email]", text))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class AuthenticationError(FatalAPIError):
+    """401/404: the key cannot read analytics. Never retried."""
+
+
+class BadRequestError(FatalAPIError):
+    """400 that is neither a late date nor a stale cursor: a parameter the API rejects."""
+
+
+class DateNotAvailableError(FatalAPIError):
+    """400 for a day the API does not serve yet; carries the latest day it named."""
+
+    def __init__(self, message: str, latest_day: dt.date | None) -> None:
+        super().__init__(message)
+        self.latest_day = latest_day
+
+
+class CursorExpiredError(FatalAPIError):
+    """410, or a 400 about the page cursor: restart that window from its first page."""
+
+
+class PaginationLoopError(FatalAPIError):
+    """The API handed back a cursor it had already given for this query."""
+
+
+class InvalidResponseError(RetriableAPIError):
+    """A 200 whose body is not the JSON the endpoint documents (retried)."""
+
+
+def latest_day_from_message(message: str) -> dt.date | None:
+    """The day a "not yet available" error names as the most recent available one."""
+    match = _LATEST_DAY.search(message)
+    return dt.date.fromisoformat(match.group(1)) if match else None
+
+
+def is_not_available_message(message: str) -> bool:
+    """Whether a 400 says the requested date is not available yet."""
+    lowered = message.lower()
+    return "not yet available" in lowered or "most recent available day" in lowered
+
+
+def is_cursor_message(message: str) -> bool:
+    """Whether a 400 is about the page cursor (stale or not matching the query)."""
+    lowered = message.lower()
+    return "cursor" in lowered or "page token" in lowered

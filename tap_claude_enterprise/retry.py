@@ -1,0 +1,74 @@
+"""How long to wait before retrying a failed request.
+
+A 429 means the organization's shared budget is used up, possibly by another tool, so
+the wait honours ``retry-after`` (seconds or an HTTP-date) and otherwise backs off
+exponentially with jitter from 2 s up to 60 s. Other transient faults (5xx, timeouts,
+resets, broken bodies) back off the same way. The caller bounds the total time with
+``max_retry_seconds`` instead of a small fixed number of tries, because a rate-limit
+window only clears after a minute.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Generator
+
+from singer_sdk.exceptions import RetriableAPIError
+
+BASE_WAIT_SECONDS = 2.0
+MAX_WAIT_SECONDS = 60.0
+# Never wait longer than this on a server's say-so; the total budget still applies.
+MAX_RETRY_AFTER_SECONDS = 300.0
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``retry-after`` header, or None if absent or unreadable."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if moment is None:
+            return None
+        seconds = moment.timestamp() - (time.time() if now is None else now)
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+def retry_after_of(exc: BaseException) -> float | None:
+    """The ``retry-after`` wait carried by a retriable API error, if any."""
+    if isinstance(exc, RetriableAPIError) and exc.response is not None:
+        return parse_retry_after(exc.response.headers.get("retry-after"))
+    return None
+
+
+def exponential_wait(attempt: int, rng: random.Random | None = None) -> float:
+    """2 s, 4 s, 8 s ... capped at 60 s, with "equal jitter" (half fixed, half random)."""
+    ceiling = min(MAX_WAIT_SECONDS, BASE_WAIT_SECONDS * 2**attempt)
+    draw = (rng or random).random()
+    return ceiling / 2 + draw * ceiling / 2
+
+
+def wait_generator() -> Generator[float, BaseException | None, None]:
+    """A ``backoff`` wait generator that is sent each exception before it yields a wait.
+
+    ``backoff.on_exception`` sends the exception of the failed try into the generator,
+    so a 429 with ``retry-after`` waits what the server asked (plus a little jitter so
+    that parallel requests do not return in lockstep).
+    """
+    attempt = 0
+    exc = yield 0.0  # priming value, discarded by backoff
+    while True:
+        server_wait = retry_after_of(exc) if exc is not None else None
+        if server_wait is not None:
+            wait = server_wait + random.random()  # noqa: S311 - jitter, not security
+        else:
+            wait = exponential_wait(attempt)
+        attempt += 1
+        exc = yield wait

@@ -1,0 +1,77 @@
+"""``tap-claude-enterprise-sandbox``: run the sandbox Analytics API from a shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+
+from tap_claude_enterprise.sandbox.data import OrgConfig
+from tap_claude_enterprise.sandbox.server import SANDBOX_API_KEY, SandboxServer, SandboxSettings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options."""
+    parser = argparse.ArgumentParser(
+        prog="tap-claude-enterprise-sandbox",
+        description=(
+            "Serve a synthetic Claude Enterprise organization on loopback, with the "
+            "Analytics API's endpoints, rules, limits and errors. Point the tap at it "
+            f"with api_url=http://127.0.0.1:PORT and api_key={SANDBOX_API_KEY}."
+        ),
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
+    parser.add_argument("--members", type=int, default=40, help="members of the organization")
+    parser.add_argument("--projects", type=int, default=8, help="chat projects")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic data")
+    parser.add_argument("--lag-days", type=int, default=1, help="engagement availability lag")
+    parser.add_argument(
+        "--rate-limit", type=int, default=60, help="requests per rolling minute before 429"
+    )
+    parser.add_argument(
+        "--summaries-max-days", type=int, default=366, help="widest /summaries range (31: older API)"
+    )
+    parser.add_argument(
+        "--shape", choices=("latest", "baseline"), default="latest", help="response shapes"
+    )
+    parser.add_argument("--latency", type=float, default=0.0, help="added seconds per request")
+    parser.add_argument(
+        "--latency-per-100-rows", type=float, default=0.0, help="added seconds per 100 rows"
+    )
+    parser.add_argument("--api-key", default=SANDBOX_API_KEY, help="the key the sandbox accepts")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the sandbox and serve until interrupted."""
+    args = build_parser().parse_args(argv)
+    settings = SandboxSettings(
+        api_key=args.api_key,
+        lag_days=args.lag_days,
+        rate_limit_per_minute=args.rate_limit,
+        summaries_max_days=args.summaries_max_days,
+        shape=args.shape,
+        latency_seconds=args.latency,
+        latency_per_100_rows=args.latency_per_100_rows,
+        org=OrgConfig(seed=args.seed, members=args.members, projects=args.projects),
+    )
+    server = SandboxServer(settings, host=args.host, port=args.port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    server.start()
+    # One JSON line on stdout so scripts can read the URL (the port may be 0 = any).
+    print(json.dumps({"url": server.url, **server.info()}), flush=True)  # noqa: T201
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

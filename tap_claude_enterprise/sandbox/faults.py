@@ -1,0 +1,107 @@
+"""Faults the sandbox can inject, so tests can prove the tap survives them.
+
+A ``Fault`` matches requests by endpoint (and optionally by whether they carry a page
+cursor), lets ``after`` matching requests through, then hits the next ``times`` of them
+(``times=-1``: every one). What it does depends on ``kind``:
+
+==================  ==============================================================
+``status``          answer ``status`` with the API's error body (and ``retry_after``
+                    as the ``retry-after`` header, if given)
+``html``            200 with an HTML page instead of JSON
+``invalid_json``    200 with a body that is not JSON
+``missing_data``    200 with a JSON object that has no ``data``
+``mistyped``        200 where ``data`` is not a list and ``next_page`` is a number
+``truncate``        200 whose body stops halfway (Content-Length promises more)
+``reset``           the connection is reset without an answer
+``stall``           nothing is sent for ``seconds`` (then the normal answer)
+``stall_body``      headers and half the body, ``seconds`` of silence, then the rest
+``repeat_cursor``   ``next_page`` repeats the cursor of the request
+``cycle_cursor``    ``next_page`` alternates between two cursors forever
+``empty_pages``     an empty ``data`` with a fresh cursor, forever
+``expire_cursor``   410 for a request that carries a cursor
+``cursor_mismatch`` 400 "page cursor does not match" for a request with a cursor
+``unknown_fields``  every row and nested object gains fields the docs do not name
+``missing_optional`` optional row fields are left out
+``unexpected_null`` nullable row fields are null
+==================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+
+KINDS = frozenset(
+    {
+        "status", "html", "invalid_json", "missing_data", "mistyped", "truncate", "reset",
+        "stall", "stall_body", "repeat_cursor", "cycle_cursor", "empty_pages",
+        "expire_cursor", "cursor_mismatch", "unknown_fields", "missing_optional",
+        "unexpected_null",
+    }
+)  # fmt: skip
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour; see the module docstring for the kinds."""
+
+    kind: str
+    endpoint: str | None = None
+    times: int = 1
+    after: int = 0
+    with_cursor: bool | None = None
+    status: int = 500
+    retry_after: str | None = None
+    seconds: float = 0.0
+    seen: int = field(default=0, compare=False)
+    hits: int = field(default=0, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            msg = f"unknown fault kind {self.kind!r}; one of {sorted(KINDS)}"
+            raise ValueError(msg)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready copy (for the admin endpoint)."""
+        return asdict(self)
+
+
+class FaultPlan:
+    """The faults armed on a server; thread-safe."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def add(self, *faults: Fault) -> None:
+        """Arm faults."""
+        with self._lock:
+            self._faults.extend(faults)
+
+    def clear(self) -> None:
+        """Disarm every fault."""
+        with self._lock:
+            self._faults.clear()
+
+    def list(self) -> list[Fault]:
+        """The armed faults."""
+        with self._lock:
+            return list(self._faults)
+
+    def match(self, endpoint: str, *, has_cursor: bool) -> list[Fault]:
+        """Return the faults that hit this request (and count it)."""
+        hit = []
+        with self._lock:
+            for fault in self._faults:
+                if fault.endpoint not in (None, endpoint):
+                    continue
+                if fault.with_cursor is not None and fault.with_cursor != has_cursor:
+                    continue
+                fault.seen += 1
+                if fault.seen <= fault.after:
+                    continue
+                if fault.times != -1 and fault.hits >= fault.times:
+                    continue
+                fault.hits += 1
+                hit.append(fault)
+        return hit

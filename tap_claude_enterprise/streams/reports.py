@@ -1,0 +1,297 @@
+"""Usage and cost report streams: tokens and spend, per user and over time.
+
+Requests cover windows of up to 31 days (``windows.py``) with the largest page sizes.
+Records are the API rows unchanged plus the context the issues name: the bucket's
+``starting_at``/``ending_at`` on bucketed reports, ``user_id`` on per-user reports, and
+``organization_id`` and ``data_refreshed_at`` from the envelope. ``amount`` and
+``list_amount`` are exact decimals in cents, as the API means them, beside exact
+``amount_usd``/``list_amount_usd``.
+
+Key columns are never null: the API reports unattributed usage with null dimensions,
+which a warehouse cannot upsert on, so a null in a *key* column is emitted as ``""``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from singer_sdk.helpers.types import Context
+
+from tap_claude_enterprise.client import AnalyticsStream
+from tap_claude_enterprise.errors import CursorExpiredError
+from tap_claude_enterprise.windows import (
+    MAX_BUCKETS_PER_PAGE,
+    TimeWindow,
+    floor_to_bucket,
+    format_timestamp,
+    parse_day,
+    parse_timestamp,
+    report_bounds,
+    report_window_span,
+    split_window,
+    utc_now,
+)
+
+# Dimensions every report can group by, in the order key columns are listed.
+USAGE_DIMENSIONS = (
+    "product",
+    "model",
+    "context_window",
+    "inference_geo",
+    "speed",
+    "rbac_group_id",
+    "slack_channel_id",
+    "claude_tag_category",
+    "claude_tag_user_id",
+)
+COST_DIMENSIONS = (*USAGE_DIMENSIONS, "cost_type", "token_type")
+DEFAULT_GROUP_BY = ("product", "model")
+MAX_USER_ROWS_PER_PAGE = 1000
+# How often one window is restarted after its cursor expired before giving up.
+MAX_WINDOW_RESTARTS = 3
+MISSING_KEY = ""
+
+
+def validate_group_by(values: Iterable[str], *, cost: bool) -> list[str]:
+    """Check a ``*_group_by`` setting; return it in canonical order.
+
+    Raises ValueError naming the allowed values, before any request is made.
+    """
+    allowed = COST_DIMENSIONS if cost else USAGE_DIMENSIONS
+    values = list(values)
+    unknown = [v for v in values if v not in allowed]
+    if unknown:
+        setting = "cost_group_by" if cost else "usage_group_by"
+        msg = (
+            f"{setting} has {', '.join(repr(v) for v in unknown)}, which the "
+            f"{'cost' if cost else 'usage'} reports cannot group by. Allowed values: "
+            f"{', '.join(allowed)}."
+        )
+        raise ValueError(msg)
+    return [d for d in allowed if d in values]
+
+
+def cents_to_usd(cents: Decimal) -> Decimal:
+    """Exact conversion (a power-of-ten shift, no rounding)."""
+    return cents.scaleb(-2)
+
+
+class ReportStream(AnalyticsStream):
+    """Shared window walking, paging and record shaping of the four reports."""
+
+    replication_key = "starting_at"
+    cost: ClassVar[bool] = False
+    per_user: ClassVar[bool] = False
+
+    @property
+    def bucket_width(self) -> str:
+        """``report_bucket_width`` (1d, 1h or 1m)."""
+        return str(self.config.get("report_bucket_width", "1d"))
+
+    @property
+    def group_by(self) -> list[str]:
+        """The validated dimensions this report groups by."""
+        setting = "cost_group_by" if self.cost else "usage_group_by"
+        return validate_group_by(self.config.get(setting, DEFAULT_GROUP_BY), cost=self.cost)
+
+    @property
+    def key_dimensions(self) -> list[str]:
+        """Dimension columns in the primary key.
+
+        Grouping by ``token_type`` also fans out web-search and code-execution rows,
+        which differ only in ``cost_type``, so ``cost_type`` is then a key too.
+        """
+        dims = list(self.group_by)
+        if "token_type" in dims and "cost_type" not in dims:
+            dims.insert(dims.index("token_type"), "cost_type")
+        return dims
+
+    @property
+    def primary_keys(self) -> tuple[str, ...]:  # type: ignore[override]
+        """Bucket start, the user on per-user reports, and every grouped dimension."""
+        user = ("user_id",) if self.per_user else ()
+        return ("starting_at", *user, *self.key_dimensions)
+
+    @primary_keys.setter
+    def primary_keys(self, value: Any) -> None:
+        """Keys follow the grouping settings; catalog overrides are ignored."""
+        del value
+
+    def request_params(self, context: Context | None) -> dict[str, Any]:
+        """The window, bucket width, groups and largest page size."""
+        assert context is not None
+        params: dict[str, Any] = {
+            "starting_at": context["starting_at"],
+            "ending_at": context["ending_at"],
+            "bucket_width": self.bucket_width,
+            "limit": MAX_USER_ROWS_PER_PAGE
+            if self.per_user
+            else MAX_BUCKETS_PER_PAGE[self.bucket_width],
+        }
+        if self.group_by:
+            params["group_by[]"] = list(self.group_by)
+        return params
+
+    def window_bounds(self) -> TimeWindow | None:
+        """The span this run requests: bookmark minus ``cost_lookback_days`` onward."""
+        return report_bounds(
+            start_date=parse_day(self.config.get("start_date")),
+            end_date=parse_day(self.config.get("end_date")),
+            bookmark=parse_timestamp(self.stored_bookmark(self.stream_state)),
+            lookback_days=int(self.config.get("cost_lookback_days", 30)),
+            width=self.bucket_width,
+            now=utc_now(),
+        )
+
+    # --- records ------------------------------------------------------------------
+
+    def shape(self, row: dict[str, Any], envelope: dict[str, Any]) -> dict[str, Any]:
+        """Add the envelope context, exact money and non-null key columns."""
+        row["organization_id"] = envelope.get("organization_id")
+        row["data_refreshed_at"] = envelope.get("data_refreshed_at")
+        if self.cost:
+            for name in ("amount", "list_amount"):
+                value = row.get(name)
+                cents = Decimal(value) if isinstance(value, (str, int, Decimal)) else None
+                row[name] = cents
+                row[f"{name}_usd"] = None if cents is None else cents_to_usd(cents)
+        for name in self.key_dimensions:
+            if row.get(name) is None:
+                row[name] = MISSING_KEY
+        return row
+
+    def page_records(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+        """Records of one parsed page."""
+        raise NotImplementedError
+
+    def record_key(self, record: dict[str, Any]) -> tuple:
+        """The primary-key values of a record."""
+        return tuple(record.get(k) for k in self.primary_keys)
+
+    # --- windows ------------------------------------------------------------------
+
+    def _window_chain(
+        self, window: TimeWindow, cancelled: threading.Event
+    ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        """Pages of one window; an expired cursor restarts the window from page 1.
+
+        Rows already handed on are skipped after a restart, so none is emitted twice.
+        """
+        context = {
+            "starting_at": format_timestamp(window.start),
+            "ending_at": format_timestamp(window.end),
+        }
+        emitted: set[tuple] = set()
+        for attempt in range(MAX_WINDOW_RESTARTS + 1):
+            try:
+                for payload in self.fetch_pages(context, cancelled):
+                    records = self.page_records(payload)
+                    if attempt:
+                        records = [r for r in records if self.record_key(r) not in emitted]
+                    emitted.update(self.record_key(r) for r in records)
+                    yield records, payload.get("data_refreshed_at")
+                return
+            except CursorExpiredError:
+                if attempt == MAX_WINDOW_RESTARTS:
+                    raise
+                self.logger.warning(
+                    "%s: the page cursor expired; restarting the window %s..%s from page 1",
+                    self.name,
+                    context["starting_at"],
+                    context["ending_at"],
+                )
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Walk the windows in order; STATE after each complete window."""
+        del context
+        bounds = self.window_bounds()
+        if bounds is None:
+            self.logger.info("%s: nothing to fetch", self.name)
+            return
+        windows = split_window(bounds, report_window_span(self.bucket_width))
+        bookmark = parse_timestamp(self.stored_bookmark(self.stream_state))
+        with self.prefetched(windows, self._window_chain) as chains:
+            for index, (window, pages) in enumerate(chains, start=1):
+                refreshed: str | None = None
+                for records, page_refreshed in pages:
+                    refreshed = page_refreshed or refreshed
+                    self.stats["records"] += len(records)
+                    yield from records
+                # Buckets at or after the watermark are incomplete: never bookmark past it.
+                watermark = parse_timestamp(refreshed)
+                if watermark is not None:
+                    complete = min(window.end, floor_to_bucket(watermark, self.bucket_width))
+                    if bookmark is None or complete > bookmark:
+                        bookmark = complete
+                if bookmark is not None:
+                    self.commit_bookmark(format_timestamp(bookmark))
+                self.log_progress(
+                    f"window {format_timestamp(window.start)[:10]}..{format_timestamp(window.end)[:10]}",
+                    index,
+                    len(windows),
+                )
+
+
+class BucketedReportStream(ReportStream):
+    """``/usage_report`` and ``/cost_report``: buckets, each with ``results[]``."""
+
+    def page_records(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+        """One record per bucket and result, with the bucket's bounds."""
+        records = []
+        for bucket in payload["data"]:
+            for result in bucket.get("results") or []:
+                result["starting_at"] = bucket.get("starting_at")
+                result["ending_at"] = bucket.get("ending_at")
+                records.append(self.shape(result, payload))
+        return records
+
+
+class PerUserReportStream(ReportStream):
+    """``/user_usage_report`` and ``/user_cost_report``: one row per user and bucket."""
+
+    per_user = True
+
+    def page_records(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+        """One record per row, with ``user_id`` copied from ``actor``."""
+        records = []
+        for row in payload["data"]:
+            actor = row.get("actor") or {}
+            if "email_address" not in actor and "email" in actor:
+                # Older responses named the key ``email``; keep both, fill the new one.
+                actor["email_address"] = actor["email"]
+            row["user_id"] = actor.get("user_id")
+            records.append(self.shape(row, payload))
+        return records
+
+
+class UsageReportStream(BucketedReportStream):
+    """Token usage over time (``/usage_report``)."""
+
+    name = "usage_report"
+    endpoint = "usage_report"
+
+
+class CostReportStream(BucketedReportStream):
+    """Spend over time (``/cost_report``)."""
+
+    name = "cost_report"
+    endpoint = "cost_report"
+    cost = True
+
+
+class UserUsageReportStream(PerUserReportStream):
+    """Token usage per user (``/user_usage_report``)."""
+
+    name = "user_usage_report"
+    endpoint = "user_usage_report"
+
+
+class UserCostReportStream(PerUserReportStream):
+    """Spend per user (``/user_cost_report``)."""
+
+    name = "user_cost_report"
+    endpoint = "user_cost_report"
+    cost = True

@@ -1,0 +1,306 @@
+"""The tap: settings, streams, connection test and the run summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import threading
+import time
+from typing import Any
+
+import click
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+from singer_sdk.helpers.capabilities import TapCapabilities
+
+from tap_claude_enterprise.client import USER_AGENT, AnalyticsStream
+from tap_claude_enterprise.errors import redact
+from tap_claude_enterprise.redaction import install_secret_filter
+from tap_claude_enterprise.streams import STREAM_TYPES
+from tap_claude_enterprise.streams.engagement import SummariesStream
+from tap_claude_enterprise.streams.reports import COST_DIMENSIONS, USAGE_DIMENSIONS, validate_group_by
+from tap_claude_enterprise.windows import API_FLOOR, utc_now
+
+CONNECTION_TEST_DAYS_BACK = 7
+
+
+class TapClaudeEnterprise(Tap):
+    """Singer tap for the Claude Enterprise Analytics API."""
+
+    name = "tap-claude-enterprise"
+    message_writer_class = MsgSpecWriter
+    capabilities = (*Tap.capabilities, TapCapabilities.TEST)  # type: ignore[assignment]
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "api_key",
+            th.StringType(nullable=False),
+            required=True,
+            secret=True,
+            title="Analytics API key",
+            description=(
+                "A Claude Enterprise Analytics API key (sk-ant-api01-...) with the "
+                "read:analytics scope, created by a Primary Owner at claude.ai > Analytics "
+                "> API keys. Admin keys (sk-ant-admin01-...) do not work with this API."
+            ),
+        ),
+        th.Property(
+            "api_url",
+            th.StringType(nullable=False),
+            default="https://api.anthropic.com",
+            title="API base URL",
+            description=(
+                "Base URL of the API; the tap appends /v1/organizations/analytics/<endpoint>. "
+                "Change it only to use the local sandbox or a proxy."
+            ),
+        ),
+        th.Property(
+            "start_date",
+            th.DateType(nullable=True),
+            title="Start date",
+            description=(
+                "First UTC day (YYYY-MM-DD) to sync when there is no saved state. Default: "
+                "2026-01-01, the earliest day the API serves. Report streams also never go "
+                "back more than 365 days, the API's limit."
+            ),
+        ),
+        th.Property(
+            "end_date",
+            th.DateType(nullable=True),
+            title="End date",
+            description=(
+                "Last UTC day (YYYY-MM-DD, inclusive) to sync. Default: none, sync up to the "
+                "latest day the API serves. Useful for backfilling a fixed period."
+            ),
+        ),
+        th.Property(
+            "engagement_lookback_days",
+            th.IntegerType(nullable=False),
+            default=3,
+            title="Engagement lookback (days)",
+            description=(
+                "Engagement streams re-read this many already-synced days on every run, "
+                "because the API revises recent days by a few percent. 0 turns it off."
+            ),
+        ),
+        th.Property(
+            "cost_lookback_days",
+            th.IntegerType(nullable=False),
+            default=30,
+            title="Usage and cost lookback (days)",
+            description=(
+                "Usage and cost streams re-read this many days before their bookmark on "
+                "every run, because Anthropic revises usage and spend for up to 30 days."
+            ),
+        ),
+        th.Property(
+            "report_bucket_width",
+            th.StringType(nullable=False, allowed_values=["1d", "1h", "1m"]),
+            default="1d",
+            title="Report bucket width",
+            description=(
+                "Time bucket of the usage and cost streams: 1d (day), 1h (hour) or 1m "
+                "(minute). Minute buckets are requested one day at a time (the API's limit "
+                "for minute buckets) and make many more requests."
+            ),
+        ),
+        th.Property(
+            "usage_group_by",
+            th.ArrayType(th.StringType(allowed_values=list(USAGE_DIMENSIONS))),
+            default=["product", "model"],
+            title="Usage report grouping",
+            description=(
+                "Dimensions the usage streams are broken down by (group_by[]). Allowed: "
+                f"{', '.join(USAGE_DIMENSIONS)}. Each becomes part of the primary key."
+            ),
+        ),
+        th.Property(
+            "cost_group_by",
+            th.ArrayType(th.StringType(allowed_values=list(COST_DIMENSIONS))),
+            default=["product", "model"],
+            title="Cost report grouping",
+            description=(
+                "Dimensions the cost streams are broken down by (group_by[]). Allowed: "
+                f"{', '.join(COST_DIMENSIONS)}. cost_type and token_type split each row "
+                "into its cost components. Each becomes part of the primary key."
+            ),
+        ),
+        th.Property(
+            "max_requests_per_minute",
+            th.IntegerType(nullable=False),
+            default=60,
+            title="Max requests per minute",
+            description=(
+                "Ceiling for all streams together in any rolling minute. The API allows 60 "
+                "per minute per organization, shared with every other tool using it: lower "
+                "this to leave room for them."
+            ),
+        ),
+        th.Property(
+            "max_retry_seconds",
+            th.IntegerType(nullable=False),
+            default=600,
+            title="Retry budget (seconds)",
+            description=(
+                "How long one request keeps retrying rate limits (429) and transient "
+                "failures before the sync fails (with its last STATE already written)."
+            ),
+        ),
+        th.Property(
+            "max_concurrent_requests",
+            th.IntegerType(nullable=False),
+            default=4,
+            title="Concurrent requests",
+            description=(
+                "Independent days or windows fetched in parallel while responses are slow, "
+                "always within max_requests_per_minute. 1 fetches one request at a time."
+            ),
+        ),
+        th.Property(
+            "connect_timeout_seconds",
+            th.NumberType(nullable=False),
+            default=10,
+            title="Connect timeout (seconds)",
+            description="Give up on opening a connection after this long (then retry).",
+        ),
+        th.Property(
+            "read_timeout_seconds",
+            th.NumberType(nullable=False),
+            default=60,
+            title="Read timeout (seconds)",
+            description="Give up on a response that sends nothing for this long (then retry).",
+        ),
+    ).to_dict()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.latest_available_day: dt.date | None = None
+        self.summaries_span: int | None = None
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        super().__init__(*args, **kwargs)
+        install_secret_filter(self.config.get("api_key"))
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Validate settings; messages never repeat the key's value."""
+        install_secret_filter(self.config.get("api_key"))
+        errors = super()._validate_config(raise_errors=False)
+        for setting, cost in (("usage_group_by", False), ("cost_group_by", True)):
+            try:
+                validate_group_by(self.config.get(setting, ["product", "model"]), cost=cost)
+            except ValueError as exc:
+                errors.append(str(exc))
+        for setting in ("max_requests_per_minute", "max_concurrent_requests"):
+            if int(self.config.get(setting, 1)) < 1:
+                errors.append(f"{setting} must be at least 1")
+        errors = [redact(str(e)) for e in errors]
+        if errors and raise_errors:
+            summary = "Config validation failed: " + "; ".join(errors)
+            raise ConfigValidationError(summary, errors=errors)
+        return errors
+
+    def discover_streams(self) -> list[AnalyticsStream]:
+        """The eleven streams, summaries first."""
+        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+
+    def load_streams(self) -> list[AnalyticsStream]:  # type: ignore[override]
+        """Keep discovery order (the SDK sorts by name): summaries must sync first."""
+        order = {stream_type.name: i for i, stream_type in enumerate(STREAM_TYPES)}
+        streams = super().load_streams()
+        return sorted(streams, key=lambda s: order.get(s.name, len(order)))  # type: ignore[return-value]
+
+    def learn_latest_available_day(self, day: dt.date | None) -> None:
+        """Remember the newest day the API serves, for every stream of this run."""
+        if day is None:
+            return
+        with self._lock:
+            if self.latest_available_day is None or day < self.latest_available_day:
+                self.latest_available_day = day
+
+    # --- run summary --------------------------------------------------------------
+
+    def sync_all(self) -> None:
+        """Sync every selected stream, then log one summary line per stream."""
+        self._started = time.monotonic()
+        try:
+            super().sync_all()
+        finally:
+            self._log_summary()
+
+    def _log_summary(self) -> None:
+        elapsed = time.monotonic() - self._started
+        for stream in self.streams.values():
+            if not isinstance(stream, AnalyticsStream) or not stream.selected:
+                continue
+            stats = stream.stats
+            self.logger.info(
+                "Summary %s: %d records, %d requests, %d retries",
+                stream.name,
+                stats["records"],
+                stats["requests"],
+                stats["retries"],
+            )
+        total = sum(
+            s.stats["requests"] for s in self.streams.values() if isinstance(s, AnalyticsStream)
+        )
+        self.logger.info("Summary: %d requests in %.1f s", total, elapsed)
+
+    # --- connection test ----------------------------------------------------------
+
+    def run_connection_test(self) -> bool:
+        """One cheap authenticated request (no sync): a week-old daily summary.
+
+        ``/summaries`` rows hold no personal data, and a day a week back is served by
+        every API version, so the only way this fails is the key or the network.
+        """
+        stream = self.streams["summaries"]
+        assert isinstance(stream, SummariesStream)
+        day = max(utc_now().date() - dt.timedelta(days=CONNECTION_TEST_DAYS_BACK), API_FLOOR)
+        context = {
+            "starting_date": day.isoformat(),
+            "ending_date": (day + dt.timedelta(days=1)).isoformat(),
+        }
+        try:
+            next(iter(stream.fetch_pages(context)))
+        except (FatalAPIError, RetriableAPIError) as exc:
+            self.logger.error("Connection test failed: %s", redact(str(exc), limit=600))  # noqa: TRY400
+            return False
+        except Exception as exc:  # noqa: BLE001 - a network error is a failed test
+            self.logger.error("Connection test failed: %s", redact(f"{type(exc).__name__}: {exc}"))  # noqa: TRY400
+            return False
+        self.logger.info(
+            "Connection test passed: the key can read Claude Enterprise analytics (%s).",
+            USER_AGENT,
+        )
+        return True
+
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """``--test``: exit 0 when the connection test passes, 1 when it fails."""
+        if value == "disabled":
+            return
+        if value == "schema":
+            super().cb_test(ctx, param, value)
+            return
+        config = ctx.params.get("config")
+        try:
+            tap = cls(
+                config=config.config if config else None,
+                parse_env_config=config.parse_env if config else False,
+                validate_config=True,
+            )
+        except ConfigValidationError as exc:
+            for error in exc.errors:
+                cls.logger.error("Config validation error: %s", error)  # noqa: TRY400
+            ctx.exit(1)
+        ok = tap.run_connection_test()
+        print(  # noqa: T201 - the one-line verdict for the person who asked
+            "Connection test passed." if ok else "Connection test failed: see the log above.",
+            file=sys.stderr,
+        )
+        ctx.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    TapClaudeEnterprise.cli()
