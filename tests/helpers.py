@@ -1,0 +1,136 @@
+"""Shared test helpers: run the tap in-process and read what the sandbox should hold."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from tap_claude_enterprise.sandbox import SANDBOX_API_KEY, SandboxServer
+from tap_claude_enterprise.tap import TapClaudeEnterprise
+
+FAST_RATE = 100_000  # requests per minute: tests that do not test the limiter use this
+
+ENGAGEMENT_ROWS = {
+    "user_activity": "user_rows",
+    "chat_projects": "project_rows",
+    "skills": "skill_rows",
+    "connectors": "connector_rows",
+    "plugins": "plugin_rows",
+    "artifacts": "artifact_rows",
+}
+ENGAGEMENT_KEYS = {
+    "user_activity": lambda row, day: (day, row["user"]["id"]),
+    "chat_projects": lambda row, day: (day, row["project_id"]),
+    "skills": lambda row, day: (day, row["skill_name"]),
+    "connectors": lambda row, day: (day, row["connector_name"]),
+    "plugins": lambda row, day: (day, row["plugin_name"]),
+    "artifacts": lambda row, day: (day, row["artifact_type"], row["is_shared"]),
+}
+
+
+@dataclass
+class TapRun:
+    """What one sync wrote: messages by type, records by stream, and the log."""
+
+    messages: list[dict] = field(default_factory=list)
+    log: str = ""
+    error: BaseException | None = None
+
+    @property
+    def records(self) -> dict[str, list[dict]]:
+        """Records by stream."""
+        out: dict[str, list[dict]] = defaultdict(list)
+        for message in self.messages:
+            if message["type"] == "RECORD":
+                out[message["stream"]].append(message["record"])
+        return out
+
+    @property
+    def states(self) -> list[dict]:
+        """Every STATE value, in order."""
+        return [m["value"] for m in self.messages if m["type"] == "STATE"]
+
+    @property
+    def final_state(self) -> dict | None:
+        """The last STATE value."""
+        states = self.states
+        return states[-1] if states else None
+
+    def bookmark(self, stream: str) -> Any:
+        """The stream's bookmark in the final STATE."""
+        state = self.final_state or {}
+        return state.get("bookmarks", {}).get(stream, {}).get("replication_key_value")
+
+
+def tap_config(sandbox: SandboxServer, **overrides: Any) -> dict[str, Any]:
+    """A config pointing at the sandbox, fast limiter, 30 days back by default."""
+    latest = sandbox.latest_day()
+    config: dict[str, Any] = {
+        "api_key": SANDBOX_API_KEY,
+        "api_url": sandbox.url,
+        "start_date": (latest - dt.timedelta(days=29)).isoformat(),
+        "max_requests_per_minute": FAST_RATE,
+    }
+    config.update(overrides)
+    return config
+
+
+def run_tap(
+    config: dict[str, Any],
+    *,
+    state: dict | None = None,
+    catalog: dict | None = None,
+    raise_errors: bool = True,
+) -> TapRun:
+    """Run a full sync in this process and capture its stdout and log."""
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+    log_buffer = io.StringIO()
+    handler = logging.StreamHandler(log_buffer)
+    handler.setLevel(logging.DEBUG)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    run = TapRun()
+    try:
+        with contextlib.redirect_stdout(stdout):
+            tap = TapClaudeEnterprise(config=config, state=state, catalog=catalog)
+            tap.sync_all()
+    except BaseException as exc:  # noqa: BLE001 - returned to the test
+        run.error = exc
+        if raise_errors:
+            raise
+    finally:
+        root.removeHandler(handler)
+        stdout.flush()
+        raw = stdout.buffer.getvalue().decode()  # type: ignore[attr-defined]
+        run.messages = [json.loads(line) for line in raw.splitlines() if line.strip()]
+        run.log = log_buffer.getvalue()
+    return run
+
+
+def days(first: dt.date, last: dt.date) -> list[dt.date]:
+    """Every day from ``first`` to ``last`` inclusive."""
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def expected_engagement_keys(
+    sandbox: SandboxServer, stream: str, first: dt.date, last: dt.date
+) -> list[tuple]:
+    """Primary keys of every row the sandbox serves for ``stream`` over the days."""
+    latest = sandbox.latest_day()
+    method = getattr(sandbox.org, ENGAGEMENT_ROWS[stream])
+    keys = []
+    for day in days(first, last):
+        for row in method(day, latest, shape=sandbox.settings.shape):
+            keys.append(ENGAGEMENT_KEYS[stream](row, day.isoformat()))
+    return keys
+
+
+def record_keys(records: list[dict], key_names: tuple[str, ...]) -> list[tuple]:
+    """Primary-key tuples of records."""
+    return [tuple(r[k] for k in key_names) for r in records]
