@@ -35,8 +35,8 @@ PRICES = {
 }
 WEB_SEARCH_MICRO = 1_000_000  # one cent per search
 CODE_EXECUTION_MICRO = 5_000_000  # five cents per execution span
-# The negotiated discount: amount = list_amount * 4 / 5 (exact in micro-cents).
-DISCOUNT = (4, 5)
+# The negotiated discount: amount = list_amount * 83 / 100, floored to a micro-cent.
+DISCOUNT = (83, 100)
 
 SKILLS = (
     "brand-guidelines", "code-review", "data-analysis", "docx", "pdf", "pptx",
@@ -668,7 +668,7 @@ class SyntheticOrg:
                     context_window="200k-1M",
                     inference_geo="global",
                     speed="standard",
-                    tokens=(9_876_543_210_987, 1_234_567_891, 3, 7, 11),
+                    tokens=(9_876_543_210_001, 0, 0, 0, 0),
                     web_search_requests=0,
                     requests=1,
                     code_execution_spans=0,
