@@ -9,6 +9,7 @@ import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from tap_claude_enterprise.sandbox import SANDBOX_API_KEY, SandboxServer
@@ -87,8 +88,12 @@ def run_tap(
     state: dict | None = None,
     catalog: dict | None = None,
     raise_errors: bool = True,
+    select: set[str] | None = None,
 ) -> TapRun:
-    """Run a full sync in this process and capture its stdout and log."""
+    """Run a full sync in this process and capture its stdout and log.
+
+    ``select`` limits the sync to those streams (as a catalog selection would).
+    """
     stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
     log_buffer = io.StringIO()
     handler = logging.StreamHandler(log_buffer)
@@ -99,8 +104,11 @@ def run_tap(
     try:
         with contextlib.redirect_stdout(stdout):
             tap = TapClaudeEnterprise(config=config, state=state, catalog=catalog)
+            if select is not None:
+                for name, stream in tap.streams.items():
+                    stream.selected = name in select
             tap.sync_all()
-    except BaseException as exc:  # noqa: BLE001 - returned to the test
+    except BaseException as exc:
         run.error = exc
         if raise_errors:
             raise
@@ -108,7 +116,10 @@ def run_tap(
         root.removeHandler(handler)
         stdout.flush()
         raw = stdout.buffer.getvalue().decode()  # type: ignore[attr-defined]
-        run.messages = [json.loads(line) for line in raw.splitlines() if line.strip()]
+        # Numbers as Decimal: a float would hide exactly the errors money tests look for.
+        run.messages = [
+            json.loads(line, parse_float=Decimal) for line in raw.splitlines() if line.strip()
+        ]
         run.log = log_buffer.getvalue()
     return run
 

@@ -32,7 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate-limit", type=int, default=60, help="requests per rolling minute before 429"
     )
     parser.add_argument(
-        "--summaries-max-days", type=int, default=366, help="widest /summaries range (31: older API)"
+        "--summaries-max-days",
+        type=int,
+        default=366,
+        help="widest /summaries range (31: older API)",
     )
     parser.add_argument(
         "--shape", choices=("latest", "baseline"), default="latest", help="response shapes"
@@ -63,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server.start()
     # One JSON line on stdout so scripts can read the URL (the port may be 0 = any).
-    print(json.dumps({"url": server.url, **server.info()}), flush=True)  # noqa: T201
+    print(json.dumps({"url": server.url, **server.info()}), flush=True)
     try:
         stop.wait()
     except KeyboardInterrupt:

@@ -78,7 +78,7 @@ def _hash_int(*parts: object) -> int:
 
 
 def _rng(*parts: object) -> random.Random:
-    return random.Random(_hash_int(*parts))  # noqa: S311 - synthetic data, not security
+    return random.Random(_hash_int(*parts))
 
 
 def _tagged_id(prefix: str, *parts: object) -> str:
@@ -143,15 +143,15 @@ class UsageFact:
         """(cost_type, token_type, amount, list_amount) pieces in micro-cents."""
         atoms = []
         if self.model is not None:
-            for token_type, count, price in zip(TOKEN_TYPES, self.tokens, PRICES[self.model]):
+            for token_type, count, price in zip(
+                TOKEN_TYPES, self.tokens, PRICES[self.model], strict=False
+            ):
                 list_micro = count * price
                 atoms.append(("tokens", token_type, list_micro))
         if self.web_search_requests:
             atoms.append(("web_search", None, self.web_search_requests * WEB_SEARCH_MICRO))
         if self.code_execution_spans:
-            atoms.append(
-                ("code_execution", None, self.code_execution_spans * CODE_EXECUTION_MICRO)
-            )
+            atoms.append(("code_execution", None, self.code_execution_spans * CODE_EXECUTION_MICRO))
         out = []
         for cost_type, token_type, list_micro in atoms:
             revised = list_micro + revision_bump * (list_micro // 50)
@@ -450,6 +450,16 @@ class SyntheticOrg:
                     "claude_code_daily_active_user_count": dau // 2,
                     "claude_code_weekly_active_user_count": wau // 2,
                     "claude_code_monthly_active_user_count": mau // 2,
+                    "claude_design_daily_active_user_count": dau // 10,
+                    "claude_design_weekly_active_user_count": wau // 10,
+                    "claude_design_monthly_active_user_count": mau // 10,
+                    "office_agent_daily_active_user_count": dau // 5,
+                    "office_agent_weekly_active_user_count": wau // 5,
+                    "office_agent_monthly_active_user_count": mau // 5,
+                    "science_daily_active_user_count": dau // 20,
+                    "science_weekly_active_user_count": wau // 20,
+                    "science_monthly_active_user_count": mau // 20,
+                    "science_entitled_user_count": seats // 10,
                 }
             )
         return row
@@ -481,7 +491,13 @@ class SyntheticOrg:
         return rows
 
     def _per_product(self, r: random.Random, key: str, high: int) -> dict:
+        conversation_key = f"distinct_conversation_{key}_used_count"
+        session_key = f"distinct_session_{key}_used_count"
         return {
+            "chat_cowork_unified_metrics": {
+                "chat": {conversation_key: r.randrange(0, 3)},
+                "sessions": {session_key: r.randrange(0, 3)},
+            },
             "chat_metrics": {f"distinct_conversation_{key}_used_count": r.randrange(0, high)},
             "claude_code_metrics": {f"distinct_session_{key}_used_count": r.randrange(0, high)},
             "cowork_metrics": {f"distinct_session_{key}_used_count": r.randrange(0, high)},
@@ -502,7 +518,9 @@ class SyntheticOrg:
                 continue
             row = {"skill_name": name, "distinct_user_count": 1 + r.randrange(0, active) + bump}
             row |= self._per_product(r, "skill", 20)
-            if shape == "latest":
+            if shape == "baseline":
+                del row["chat_cowork_unified_metrics"]
+            else:
                 spend = r.randrange(0, 5_000_000_000)
                 row |= {
                     "skill_display_name": "Unknown skill" if name == "unknown" else name.title(),
@@ -516,9 +534,7 @@ class SyntheticOrg:
             rows.append(row)
         return rows
 
-    def connector_rows(
-        self, day: dt.date, latest: dt.date, *, shape: str = "latest"
-    ) -> list[dict]:
+    def connector_rows(self, day: dt.date, latest: dt.date, *, shape: str = "latest") -> list[dict]:
         """``/connectors`` rows for ``day``, sorted by connector name."""
         active = len(self.active_members(day))
         bump = self._engagement_bump(day, latest)
@@ -529,7 +545,9 @@ class SyntheticOrg:
                 continue
             row = {"connector_name": name, "distinct_user_count": 1 + r.randrange(0, active) + bump}
             row |= self._per_product(r, "connector", 30)
-            if shape == "latest":
+            if shape == "baseline":
+                del row["chat_cowork_unified_metrics"]
+            else:
                 calls = [r.randrange(0, 50) for _ in range(3)]
                 row |= {
                     "connector_display_name": None,
@@ -569,9 +587,7 @@ class SyntheticOrg:
             rows.append(row)
         return rows
 
-    def artifact_rows(
-        self, day: dt.date, latest: dt.date, *, shape: str = "latest"
-    ) -> list[dict]:
+    def artifact_rows(self, day: dt.date, latest: dt.date, *, shape: str = "latest") -> list[dict]:
         """``/artifacts`` rows: the non-empty (artifact_type, is_shared) cube for ``day``."""
         del shape
         active = len(self.active_members(day))
@@ -727,7 +743,7 @@ class SyntheticOrg:
             dim_values = tuple(getattr(fact, d) for d in grouped_dims)
             if kind == "usage":
                 acc = totals[(bucket, user, dim_values)]
-                for token_type, count in zip(TOKEN_TYPES, fact.tokens):
+                for token_type, count in zip(TOKEN_TYPES, fact.tokens, strict=False):
                     acc[token_type] += count
                 acc["web_search_requests"] += fact.web_search_requests
                 acc["requests"] += fact.requests

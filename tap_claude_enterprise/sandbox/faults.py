@@ -5,25 +5,33 @@ cursor), lets ``after`` matching requests through, then hits the next ``times`` 
 (``times=-1``: every one). What it does depends on ``kind``:
 
 ==================  ==============================================================
-``status``          answer ``status`` with the API's error body (and ``retry_after``
-                    as the ``retry-after`` header, if given)
+``status``          answer ``status`` with the API's error body (``message``, if
+                    given, as its message; ``retry_after`` as the ``retry-after``
+                    header, if given)
+``redirect``        answer 302 with ``location`` as the ``Location`` header
 ``html``            200 with an HTML page instead of JSON
 ``invalid_json``    200 with a body that is not JSON
 ``missing_data``    200 with a JSON object that has no ``data``
 ``mistyped``        200 where ``data`` is not a list and ``next_page`` is a number
+``mistyped_cursor`` 200 with the normal ``data`` but ``next_page`` a number
+``missing_cursor``  200 with the normal ``data`` (and ``has_more``) but no ``next_page``
 ``truncate``        200 whose body stops halfway (Content-Length promises more)
 ``reset``           the connection is reset without an answer
 ``stall``           nothing is sent for ``seconds`` (then the normal answer)
 ``stall_body``      headers and half the body, ``seconds`` of silence, then the rest
-``repeat_cursor``   ``next_page`` repeats the cursor of the request
-``cycle_cursor``    ``next_page`` alternates between two cursors forever
-``empty_pages``     an empty ``data`` with a fresh cursor, forever
+``repeat_cursor``   a request with a cursor gets that same cursor back as ``next_page``
+``cycle_cursor``    ``next_page`` points at page 2, page 3, page 2 ... (A, B, A)
+``empty_pages``     an empty ``data`` with a fresh cursor to the same rows, so
+                    ``times=-1`` never ends and ``times=1`` is one stray empty page
 ``expire_cursor``   410 for a request that carries a cursor
 ``cursor_mismatch`` 400 "page cursor does not match" for a request with a cursor
 ``unknown_fields``  every row and nested object gains fields the docs do not name
 ``missing_optional`` optional row fields are left out
 ``unexpected_null`` nullable row fields are null
 ==================  ==============================================================
+
+Cursors the sandbox makes up for a fault are valid cursors of the same query, so the
+server serves them like its own once the fault stops.
 """
 
 from __future__ import annotations
@@ -33,8 +41,9 @@ from dataclasses import asdict, dataclass, field
 
 KINDS = frozenset(
     {
-        "status", "html", "invalid_json", "missing_data", "mistyped", "truncate", "reset",
-        "stall", "stall_body", "repeat_cursor", "cycle_cursor", "empty_pages",
+        "status", "redirect", "html", "invalid_json", "missing_data", "mistyped",
+        "mistyped_cursor", "missing_cursor", "truncate", "reset", "stall", "stall_body",
+        "repeat_cursor", "cycle_cursor", "empty_pages",
         "expire_cursor", "cursor_mismatch", "unknown_fields", "missing_optional",
         "unexpected_null",
     }
@@ -52,6 +61,8 @@ class Fault:
     with_cursor: bool | None = None
     status: int = 500
     retry_after: str | None = None
+    message: str | None = None
+    location: str | None = None
     seconds: float = 0.0
     seen: int = field(default=0, compare=False)
     hits: int = field(default=0, compare=False)

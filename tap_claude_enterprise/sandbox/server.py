@@ -24,10 +24,11 @@ import socket
 import struct
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from tap_claude_enterprise.sandbox.data import (
@@ -143,6 +144,39 @@ def _iso(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_T = TypeVar("_T")
+
+
+class _QueryCache:
+    """A small LRU of whole query results, so each page of a query is only a slice.
+
+    Building a report window's rows costs about a second for a 2,000-member org; doing
+    that once per window instead of once per 1000-row page keeps the sandbox far below
+    the tap's own cost. Keys hold every input of the result (query, clock-derived bounds,
+    revision, shape), so a cached answer is the one a fresh computation would give.
+    Cached rows are shared between answers and must not be mutated (nothing does:
+    fault mutations copy).
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, build: Callable[[], _T]) -> _T:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = build()  # outside the lock: other queries need not wait
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
+
+
 class SandboxServer:
     """Serve a ``SyntheticOrg`` like the Analytics API. Use as a context manager."""
 
@@ -159,7 +193,8 @@ class SandboxServer:
         self.request_log: list[dict] = []
         self._recent: deque[float] = deque()
         self._lock = threading.Lock()
-        self._cycle: dict[str, int] = {}
+        # A few windows per stream are in flight at once (the tap's concurrency).
+        self._results = _QueryCache(size=8)
         handler = type("Handler", (_Handler,), {"sandbox": self})
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
@@ -371,7 +406,11 @@ class SandboxServer:
         if endpoint == "artifacts" and "page" in params and "group_by[]" not in params:
             raise _bad_request("page is only valid with group_by[]")
         method = getattr(self.org, ENGAGEMENT_ENDPOINTS[endpoint])
-        rows = method(day, self.latest_day(), shape=self.settings.shape)
+        latest, shape = self.latest_day(), self.settings.shape
+        rows = self._results.get(
+            (endpoint, day, latest, shape, self.org.revision),
+            lambda: method(day, latest, shape=shape),
+        )
         if endpoint == "artifacts":
             return {"data": rows, "next_page": None}
         offset = self._offset(endpoint, params, report=False)
@@ -431,29 +470,38 @@ class SandboxServer:
         refreshed = self.data_refreshed_at()
         data_end = min(end, refreshed)
         bucketed = width is not None
-        totals = (
-            self.org.report_rows(
-                kind=kind,
-                per_user=per_user,
-                start=start,
-                end=data_end,
-                width=width or "1d",
-                group_by=group_by,
-                refreshed_day=refreshed.date(),
-                bucketed=bucketed,
+
+        def build() -> list:
+            totals = (
+                self.org.report_rows(
+                    kind=kind,
+                    per_user=per_user,
+                    start=start,
+                    end=data_end,
+                    width=width or "1d",
+                    group_by=group_by,
+                    refreshed_day=refreshed.date(),
+                    bucketed=bucketed,
+                )
+                if data_end > start
+                else {}
             )
-            if data_end > start
-            else {}
-        )
+            if per_user:
+                return self._per_user_groups(totals, kind, group_by, start, end, width, params)
+            return self._buckets(totals, kind, group_by, start, end, width or "1d")
+
+        # The query hash covers every parameter but the cursor (order_by, order, groups).
+        key = (
+            _query_hash(endpoint, params), start, end, data_end, refreshed.date(),
+            self.org.revision, self.settings.shape,
+        )  # fmt: skip
+        results = self._results.get(key, build)
         if per_user:
-            groups = self._per_user_groups(totals, kind, group_by, start, end, width, params)
-            page_groups = groups[offset : offset + limit]
+            page_groups = results[offset : offset + limit]
             data = [row for group in page_groups for row in group]
-            more = offset + limit < len(groups)
         else:
-            buckets = self._buckets(totals, kind, group_by, start, end, width or "1d")
-            data = buckets[offset : offset + limit]
-            more = offset + limit < len(buckets)
+            data = results[offset : offset + limit]
+        more = offset + limit < len(results)
         return {
             "data": data,
             "has_more": more,
@@ -592,6 +640,9 @@ class SandboxServer:
 class _Handler(BaseHTTPRequestHandler):
     sandbox: SandboxServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without TCP_NODELAY the client's
+    # delayed ACK adds ~40 ms to every keep-alive request.
+    disable_nagle_algorithm = True
     server_version = "ClaudeAnalyticsSandbox/1.0"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
@@ -696,7 +747,12 @@ class _Handler(BaseHTTPRequestHandler):
             error_type = {429: "rate_limit_error", 500: "api_error", 503: "overloaded_error",
                           504: "timeout_error", 401: "authentication_error",
                           404: "not_found_error"}.get(fault.status, "invalid_request_error")  # fmt: skip
-            self._send_error(fault.status, error_type, f"injected {fault.status}", headers=headers)
+            message = fault.message or f"injected {fault.status}"
+            self._send_error(fault.status, error_type, message, headers=headers)
+            return True
+        if kind == "redirect":
+            entry["status"] = 302
+            self._send_payload(302, b"", [], headers={"Location": fault.location or "/"})
             return True
         if kind == "reset":
             entry["status"] = "reset"
@@ -743,25 +799,50 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> dict:
         for fault in faults:
             kind = fault.kind
-            if kind == "repeat_cursor" and body.get("next_page") is not None:
-                body["next_page"] = params.get("page", [body["next_page"]])[-1]
-            elif kind == "cycle_cursor" and "next_page" in body:
-                with self.sandbox._lock:  # noqa: SLF001
-                    n = self.sandbox._cycle.get(endpoint, 0) + 1  # noqa: SLF001
-                    self.sandbox._cycle[endpoint] = n  # noqa: SLF001
-                body["next_page"] = _encode_cursor({"cycle": n % 2})
-                body["has_more"] = True if "has_more" in body else None
-                if body.get("has_more") is None:
-                    body.pop("has_more")
-            elif kind == "empty_pages":
-                body["data"] = []
-                body["next_page"] = _encode_cursor({"empty": time.time_ns()})
-                if "has_more" in body:
-                    body["has_more"] = True
+            if kind in {"repeat_cursor", "cycle_cursor", "empty_pages"}:
+                self._cursor_fault(kind, endpoint, params, body)
+            elif kind == "mistyped_cursor":
+                body["next_page"] = 12345
+            elif kind == "missing_cursor":
+                body.pop("next_page", None)
             elif kind in {"unknown_fields", "missing_optional", "unexpected_null"}:
                 key = "data" if "data" in body else "summaries"
                 body[key] = [_mutate(row, kind) for row in body.get(key) or []]
         return body
+
+    def _cursor_fault(
+        self, kind: str, endpoint: str, params: dict[str, list[str]], body: dict
+    ) -> None:
+        """Point ``next_page`` somewhere wrong, with cursors the server itself accepts."""
+        cursor = params.get("page", [None])[-1]
+        offset = _decode_cursor(cursor).get("o", 0) if cursor else 0
+        size = int(params.get("limit", ["0"])[-1] or 0) or max(len(body.get("data") or []), 1)
+        if kind == "repeat_cursor":
+            if cursor is None:
+                return  # a first page has no cursor to repeat
+            body["next_page"] = cursor
+        elif kind == "cycle_cursor":
+            # Pages 1, 2, 3, 2, 3 ...: page 3 names page 2's cursor again.
+            body["next_page"] = self._valid_cursor(
+                endpoint, params, size if offset >= 2 * size else offset + size
+            )
+        else:  # empty_pages: nothing here, and a new cursor to these same rows
+            body["data"] = []
+            body["next_page"] = self._valid_cursor(endpoint, params, offset, nonce=time.time_ns())
+        if "has_more" in body:
+            body["has_more"] = True
+
+    def _valid_cursor(
+        self, endpoint: str, params: dict[str, list[str]], offset: int, nonce: int | None = None
+    ) -> str:
+        payload = {
+            "o": offset,
+            "q": _query_hash(endpoint, params),
+            "r": self.sandbox.org.revision,
+        }
+        if nonce is not None:
+            payload["n"] = nonce
+        return _encode_cursor(payload)
 
     # --- sending ------------------------------------------------------------------
 

@@ -53,6 +53,8 @@ MAX_USER_ROWS_PER_PAGE = 1000
 # How often one window is restarted after its cursor expired before giving up.
 MAX_WINDOW_RESTARTS = 3
 MISSING_KEY = ""
+# /usage_report and /cost_report list at most this many groups per bucket.
+TOP_GROUPS_PER_BUCKET = 100
 
 
 def validate_group_by(values: Iterable[str], *, cost: bool) -> list[str]:
@@ -187,13 +189,7 @@ class ReportStream(AnalyticsStream):
         emitted: set[tuple] = set()
         for attempt in range(MAX_WINDOW_RESTARTS + 1):
             try:
-                for payload in self.fetch_pages(context, cancelled):
-                    records = self.page_records(payload)
-                    if attempt:
-                        records = [r for r in records if self.record_key(r) not in emitted]
-                    emitted.update(self.record_key(r) for r in records)
-                    yield records, payload.get("data_refreshed_at")
-                return
+                yield from self._window_pages(context, cancelled, emitted)
             except CursorExpiredError:
                 if attempt == MAX_WINDOW_RESTARTS:
                     raise
@@ -203,6 +199,19 @@ class ReportStream(AnalyticsStream):
                     context["starting_at"],
                     context["ending_at"],
                 )
+                continue
+            return
+
+    def _window_pages(
+        self, context: dict[str, str], cancelled: threading.Event, emitted: set[tuple]
+    ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        """One pass over a window's pages, skipping rows an earlier pass handed on."""
+        for payload in self.fetch_pages(context, cancelled):
+            records = self.page_records(payload)
+            if emitted:
+                records = [r for r in records if self.record_key(r) not in emitted]
+            emitted.update(self.record_key(r) for r in records)
+            yield records, payload.get("data_refreshed_at")
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Walk the windows in order; STATE after each complete window."""
@@ -228,11 +237,8 @@ class ReportStream(AnalyticsStream):
                         bookmark = complete
                 if bookmark is not None:
                     self.commit_bookmark(format_timestamp(bookmark))
-                self.log_progress(
-                    f"window {format_timestamp(window.start)[:10]}..{format_timestamp(window.end)[:10]}",
-                    index,
-                    len(windows),
-                )
+                span = f"{window.start.date()}..{window.end.date()}"
+                self.log_progress(f"window {span}", index, len(windows))
 
 
 class BucketedReportStream(ReportStream):
@@ -242,7 +248,17 @@ class BucketedReportStream(ReportStream):
         """One record per bucket and result, with the bucket's bounds."""
         records = []
         for bucket in payload["data"]:
-            for result in bucket.get("results") or []:
+            results = bucket.get("results") or []
+            if len(results) >= TOP_GROUPS_PER_BUCKET:
+                self.logger.warning(
+                    "%s: the bucket starting %s has %d groups, the most the API reports; "
+                    "smaller groups may be missing. Group by fewer dimensions, or use "
+                    "the per-user report for complete totals.",
+                    self.name,
+                    bucket.get("starting_at"),
+                    len(results),
+                )
+            for result in results:
                 result["starting_at"] = bucket.get("starting_at")
                 result["ending_at"] = bucket.get("ending_at")
                 records.append(self.shape(result, payload))
