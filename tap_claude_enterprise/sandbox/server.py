@@ -740,20 +740,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _pre_fault(self, fault: Fault, endpoint: str, entry: dict) -> bool:
         """Apply a fault that replaces the answer; return True if it did."""
+        del endpoint
         kind = fault.kind
-        if kind == "status":
-            entry["status"] = fault.status
-            headers = {"retry-after": fault.retry_after} if fault.retry_after else None
-            error_type = {429: "rate_limit_error", 500: "api_error", 503: "overloaded_error",
-                          504: "timeout_error", 401: "authentication_error",
-                          404: "not_found_error"}.get(fault.status, "invalid_request_error")  # fmt: skip
-            message = fault.message or f"injected {fault.status}"
-            self._send_error(fault.status, error_type, message, headers=headers)
-            return True
-        if kind == "redirect":
-            entry["status"] = 302
-            self._send_payload(302, b"", [], headers={"Location": fault.location or "/"})
-            return True
+        if kind == "stall":
+            time.sleep(fault.seconds)
+            return False
         if kind == "reset":
             entry["status"] = "reset"
             self.connection.setsockopt(
@@ -761,38 +752,26 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self.close_connection = True
             self.connection.close()
-            return True
-        if kind == "stall":
-            time.sleep(fault.seconds)
+        elif kind == "status":
+            entry["status"] = fault.status
+            headers = {"retry-after": fault.retry_after} if fault.retry_after else None
+            error_type = _ERROR_TYPES.get(fault.status, "invalid_request_error")
+            message = fault.message or f"injected {fault.status}"
+            self._send_error(fault.status, error_type, message, headers=headers)
+        elif kind == "redirect":
+            entry["status"] = 302
+            self._send_payload(302, b"", [], headers={"Location": fault.location or "/"})
+        elif kind in _CURSOR_ERRORS:
+            status, message = _CURSOR_ERRORS[kind]
+            entry["status"] = status
+            self._send_error(status, "invalid_request_error", message)
+        elif kind in _BROKEN_200:
+            body, content_type = _BROKEN_200[kind]
+            entry["status"] = 200
+            self._send_payload(200, body, [], content_type=content_type)
+        else:
             return False
-        if kind == "html":
-            entry["status"] = 200
-            page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
-            self._send_payload(200, page, [], content_type="text/html")
-            return True
-        if kind == "invalid_json":
-            entry["status"] = 200
-            self._send_payload(200, b'{"data": [{"oops": ', [])
-            return True
-        if kind == "missing_data":
-            entry["status"] = 200
-            self._send_payload(200, b'{"next_page": null}', [])
-            return True
-        if kind == "mistyped":
-            entry["status"] = 200
-            self._send_payload(200, b'{"data": {"rows": 1}, "next_page": 12345}', [])
-            return True
-        if kind == "expire_cursor":
-            entry["status"] = 410
-            self._send_error(410, "invalid_request_error", "page cursor has expired")
-            return True
-        if kind == "cursor_mismatch":
-            entry["status"] = 400
-            self._send_error(
-                400, "invalid_request_error", "page cursor does not match the query parameters"
-            )
-            return True
-        return False
+        return True
 
     def _body_faults(
         self, faults: list[Fault], endpoint: str, params: dict[str, list[str]], body: dict
@@ -894,6 +873,27 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload[half:])
             return
         self.wfile.write(payload)
+
+
+_ERROR_TYPES = {
+    429: "rate_limit_error",
+    500: "api_error",
+    503: "overloaded_error",
+    504: "timeout_error",
+    401: "authentication_error",
+    404: "not_found_error",
+}
+# Faults that answer 200 with a body the endpoint never documents.
+_BROKEN_200 = {
+    "html": (b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html"),
+    "invalid_json": (b'{"data": [{"oops": ', "application/json"),
+    "missing_data": (b'{"next_page": null}', "application/json"),
+    "mistyped": (b'{"data": {"rows": 1}, "next_page": 12345}', "application/json"),
+}
+_CURSOR_ERRORS = {
+    "expire_cursor": (410, "page cursor has expired"),
+    "cursor_mismatch": (400, "page cursor does not match the query parameters"),
+}
 
 
 def _mutate(row: Any, kind: str) -> Any:

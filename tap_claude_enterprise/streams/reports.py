@@ -186,7 +186,8 @@ class ReportStream(AnalyticsStream):
             "starting_at": format_timestamp(window.start),
             "ending_at": format_timestamp(window.end),
         }
-        emitted: set[tuple] = set()
+        # Hashes, not key tuples: a 31-day per-user window can hold many rows.
+        emitted: set[int] = set()
         for attempt in range(MAX_WINDOW_RESTARTS + 1):
             try:
                 yield from self._window_pages(context, cancelled, emitted)
@@ -203,14 +204,14 @@ class ReportStream(AnalyticsStream):
             return
 
     def _window_pages(
-        self, context: dict[str, str], cancelled: threading.Event, emitted: set[tuple]
+        self, context: dict[str, str], cancelled: threading.Event, emitted: set[int]
     ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
         """One pass over a window's pages, skipping rows an earlier pass handed on."""
         for payload in self.fetch_pages(context, cancelled):
             records = self.page_records(payload)
             if emitted:
-                records = [r for r in records if self.record_key(r) not in emitted]
-            emitted.update(self.record_key(r) for r in records)
+                records = [r for r in records if hash(self.record_key(r)) not in emitted]
+            emitted.update(hash(self.record_key(r)) for r in records)
             yield records, payload.get("data_refreshed_at")
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
