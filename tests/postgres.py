@@ -128,13 +128,13 @@ class PostgresServer:
         result = subprocess.run(
             [
                 pg_binary("psql"),
-                "-X",
-                "-h", self.host,
-                "-p", str(self.port),
-                "-U", self.user,
-                "-d", self.database,
-                "-c", command,
-            ],  # fmt: skip
+                "--no-psqlrc",
+                f"--host={self.host}",
+                f"--port={self.port}",
+                f"--username={self.user}",
+                f"--dbname={self.database}",
+                f"--command={command}",
+            ],
             env=env,
             capture_output=True,
             text=True,
@@ -147,7 +147,13 @@ class PostgresServer:
         """Stop the server at once (nothing in it is worth a clean shutdown) and delete it."""
         with contextlib.suppress(subprocess.SubprocessError, OSError):
             _run(
-                [pg_binary("pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "-w", "stop"],
+                [
+                    pg_binary("pg_ctl"),
+                    f"--pgdata={self.data_dir}",
+                    "--mode=immediate",
+                    "--wait",
+                    "stop",
+                ],
                 self.account,
                 home=self.root,
                 timeout=60,
@@ -193,8 +199,8 @@ def start_postgres() -> PostgresServer:
         _run(
             [
                 pg_binary("initdb"),
-                "-D", str(server.data_dir),
-                "-U", SUPERUSER,
+                f"--pgdata={server.data_dir}",
+                f"--username={SUPERUSER}",
                 f"--pwfile={pwfile}",
                 # Password over TCP, as in production; the socket is only for pg_ctl.
                 "--auth-host=scram-sha-256",
@@ -202,7 +208,7 @@ def start_postgres() -> PostgresServer:
                 "--encoding=UTF8",
                 "--no-locale",
                 "--no-sync",
-            ],  # fmt: skip
+            ],
             account,
             home=root,
             timeout=120,
@@ -245,13 +251,13 @@ def _start(server: PostgresServer) -> None:
             _run(
                 [
                     pg_binary("pg_ctl"),
-                    "-D", str(server.data_dir),
-                    "-l", str(server.log_file),
-                    "-o", options,
-                    "-w",
-                    "-t", str(START_TIMEOUT_SECONDS),
+                    f"--pgdata={server.data_dir}",
+                    f"--log={server.log_file}",
+                    f"--options={options}",
+                    "--wait",
+                    f"--timeout={START_TIMEOUT_SECONDS}",
                     "start",
-                ],  # fmt: skip
+                ],
                 server.account,
                 home=server.root,
                 timeout=START_TIMEOUT_SECONDS + 30,
