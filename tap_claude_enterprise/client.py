@@ -4,16 +4,22 @@ Request flow for one page: ``get_http_request`` builds it, the process-wide limi
 (``rate_limit.py``) spaces it, ``request_decorator`` retries transient failures for up
 to ``max_retry_seconds``, and ``validate_response`` classifies the answer and parses the
 body *inside* the retry loop, so a 200 with a broken body is retried like a 503.
+
+The key travels only in the ``x-api-key`` header and only to ``api_url``: redirects are
+never followed, and TLS certificates are always verified.
 """
 
 from __future__ import annotations
 
 import decimal
+import ipaddress
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from importlib import resources
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 import backoff
 import msgspec
@@ -28,11 +34,17 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 from tap_claude_enterprise import schemas
 from tap_claude_enterprise.errors import (
     AUTH_HELP,
+    INSECURE_URL_HELP,
+    REDIRECT_HELP,
+    TLS_HELP,
     AuthenticationError,
     BadRequestError,
     CursorExpiredError,
     DateNotAvailableError,
+    InsecureURLError,
     InvalidResponseError,
+    RedirectError,
+    TLSVerificationError,
     is_cursor_message,
     is_not_available_message,
     latest_day_from_message,
@@ -41,7 +53,7 @@ from tap_claude_enterprise.errors import (
 from tap_claude_enterprise.pagination import CursorPaginator
 from tap_claude_enterprise.prefetch import ChainCancelledError, OrderedPrefetcher
 from tap_claude_enterprise.rate_limit import shared_limiter
-from tap_claude_enterprise.retry import retry_after_of, wait_generator
+from tap_claude_enterprise.retry import BASE_WAIT_SECONDS, retry_after_of, wait_generator
 
 if TYPE_CHECKING:
     from tap_claude_enterprise.tap import TapClaudeEnterprise
@@ -63,14 +75,17 @@ RETRIABLE_EXCEPTIONS = (
     requests.exceptions.ContentDecodingError,
 )
 RETRIABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
+# Environment variables ``requests`` reads for a custom CA bundle (``Session.send``,
+# which the SDK calls, skips that lookup).
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
 def _version() -> str:
-    try:
-        from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
         return version("tap-claude-enterprise")
-    except Exception:  # noqa: BLE001 - running from a source tree
+    except PackageNotFoundError:  # running from a source tree
         return "0"
 
 
@@ -84,6 +99,9 @@ class AnalyticsStream(RESTStream[str]):
     # Requests are spaced by the shared limiter and chains fetched in parallel, so
     # records always arrive in bookmark order and STATE can follow each finished day.
     is_sorted = True
+    # A redirect would carry the x-api-key header to another host (requests only
+    # strips ``Authorization``); a 3xx is reported instead (``validate_response``).
+    allow_redirects = False
     # A run starts with the lookback, *before* the saved bookmark.
     check_sorted = False
     # STATE is written after every complete day or window, never by record count.
@@ -116,9 +134,18 @@ class AnalyticsStream(RESTStream[str]):
     @property
     def authenticator(self) -> APIKeyAuthenticator:
         """The key goes in the ``x-api-key`` header, never in the URL."""
-        return APIKeyAuthenticator(
-            key="x-api-key", value=self.config["api_key"], location="header"
-        )
+        return APIKeyAuthenticator(key="x-api-key", value=self.config["api_key"], location="header")
+
+    @property
+    def requests_session(self) -> requests.Session:
+        """The SDK's session, with certificate verification always on.
+
+        A CA bundle named by ``REQUESTS_CA_BUNDLE`` is honoured (as ``requests`` does
+        for ``Session.request``) so a re-signing proxy can work; ``False`` never is.
+        """
+        session = super().requests_session
+        session.verify = _ca_bundle() or True
+        return session
 
     @property
     def http_headers(self) -> dict[str, str]:
@@ -143,11 +170,13 @@ class AnalyticsStream(RESTStream[str]):
 
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         """Build one page's request: the chain's query plus the cursor, if any."""
+        url = self.get_url(page.stream_context)
+        _require_tls(url)
         params = dict(self.request_params(page.stream_context))
         if page.next_page_token:
             params["page"] = page.next_page_token
         return HTTPRequest(
-            url=self.get_url(page.stream_context),
+            url=url,
             method="GET",
             headers=self.http_headers,
             params=params,
@@ -160,27 +189,50 @@ class AnalyticsStream(RESTStream[str]):
 
     # --- sending, retrying, validating --------------------------------------------
 
-    def request_decorator(self, func: Callable) -> Callable:
-        """Retry transient failures for up to ``max_retry_seconds`` in total.
+    def request_decorator(
+        self, func: Callable[..., requests.Response], cancelled: threading.Event | None = None
+    ) -> Callable[..., requests.Response]:
+        """Retry transient failures of ``func`` for up to ``max_retry_seconds`` in total.
 
         The limiter sits *inside* the retry loop, so every attempt, retries included,
-        waits for a slot in the organization's budget.
+        waits for a slot in the organization's budget. The budget's clock starts at the
+        first attempt: queueing for a slot beforehand is not a failure. A chain whose
+        ``cancelled`` event is set stops at its next slot instead of spending it.
         """
 
-        def limited(*args: Any, **kwargs: Any) -> requests.Response:
-            self.limiter.acquire()
-            with self._stats_lock:
-                self.stats["requests"] += 1
-            return func(*args, **kwargs)
+        def send(*args: Any, **kwargs: Any) -> requests.Response:
+            budget = float(self.config.get("max_retry_seconds", 600))
+            attempts = 0
 
-        return backoff.on_exception(
-            wait_generator,
-            RETRIABLE_EXCEPTIONS,
-            max_time=lambda: float(self.config.get("max_retry_seconds", 600)),
-            on_backoff=self.backoff_handler,
-            on_giveup=self._log_giveup,
-            jitter=None,
-        )(limited)
+            def attempt() -> requests.Response:
+                nonlocal attempts
+                if attempts:
+                    self._take_slot(cancelled)
+                attempts += 1
+                return _verified(func, *args, **kwargs)
+
+            self._take_slot(cancelled)
+            deadline = time.monotonic() + budget
+            retrying = backoff.on_exception(
+                wait_generator,
+                RETRIABLE_EXCEPTIONS,
+                max_time=budget,
+                giveup=lambda exc: _server_wait_exceeds(exc, deadline),
+                on_backoff=self.backoff_handler,
+                on_giveup=self._log_giveup,
+                jitter=None,
+            )
+            return retrying(attempt)()
+
+        return send
+
+    def _take_slot(self, cancelled: threading.Event | None) -> None:
+        if cancelled is not None and cancelled.is_set():
+            raise ChainCancelledError
+        if self.limiter.acquire(cancelled) is None:
+            raise ChainCancelledError
+        with self._stats_lock:
+            self.stats["requests"] += 1
 
     def backoff_handler(self, details: Any) -> None:  # type: ignore[override]
         """Log one line per retry, without the response body."""
@@ -196,12 +248,24 @@ class AnalyticsStream(RESTStream[str]):
         )
 
     def _log_giveup(self, details: Any) -> None:
+        exc = details.get("exception")
+        hint = ""
+        server_wait = retry_after_of(exc) if exc is not None else None
+        if server_wait is not None:
+            hint += f" The API asked to wait {server_wait:.0f} s more."
+        if _status_of(exc) == 429:
+            hint += (
+                " The organization's rate limit stayed used up: another tool may be "
+                "polling the same organization; lower max_requests_per_minute to leave "
+                "it room, or raise max_retry_seconds."
+            )
         self.logger.error(
-            "%s: giving up after %d attempts over %.0f s (max_retry_seconds): %s",
+            "%s: giving up after %d attempts over %.0f s (max_retry_seconds): %s.%s",
             self.name,
             details.get("tries", 0),
             details.get("elapsed", 0.0),
-            _describe(details.get("exception")),
+            _describe(exc).rstrip("."),
+            hint,
         )
 
     def validate_response(self, response: requests.Response) -> None:
@@ -213,16 +277,19 @@ class AnalyticsStream(RESTStream[str]):
         status = response.status_code
         if status in RETRIABLE_STATUSES:
             if status == 429:
-                wait = retry_after_of(RetriableAPIError("", response))
-                self.limiter.penalize(wait if wait is not None else 2.0)
+                self._pause_limiter(response)
             raise RetriableAPIError(self.response_error_message(response), response)
+        if 300 <= status < 400:
+            raise RedirectError(REDIRECT_HELP.format(status=status))
         if status in {401, 403, 404}:
             raise AuthenticationError(AUTH_HELP.format(status=status))
         if 400 <= status < 500:
             message = _api_message(response)
             if status == 410 or (status == 400 and is_cursor_message(message)):
                 raise CursorExpiredError(
-                    f"/{self.endpoint}: the page cursor expired or no longer matches ({status})"
+                    f"/{self.endpoint}: the page cursor expired or no longer matches the "
+                    f"query ({status}). Re-run the sync: it resumes from the last complete "
+                    "day or window."
                 )
             if status == 400 and is_not_available_message(message):
                 raise DateNotAvailableError(
@@ -235,6 +302,12 @@ class AnalyticsStream(RESTStream[str]):
         if status >= 500:
             raise RetriableAPIError(self.response_error_message(response), response)
         response.parsed_payload = self.parse_payload(response)  # type: ignore[attr-defined]
+
+    def _pause_limiter(self, response: requests.Response) -> None:
+        """After a 429, hold every thread of this process for the server's wait."""
+        wait = retry_after_of(RetriableAPIError("", response))
+        budget = float(self.config.get("max_retry_seconds", 600))
+        self.limiter.penalize(min(BASE_WAIT_SECONDS if wait is None else wait, budget))
 
     def parse_payload(self, response: requests.Response) -> dict[str, Any]:
         """Decode the body and check the envelope; a bad body raises a retriable error."""
@@ -255,6 +328,9 @@ class AnalyticsStream(RESTStream[str]):
         if cursor is not None and not isinstance(cursor, str):
             msg = f"/{self.endpoint}: 'next_page' is not a string"
             raise InvalidResponseError(msg, response)
+        if body.get("has_more") is True and not cursor:
+            msg = f"/{self.endpoint}: 'has_more' is true but there is no 'next_page'"
+            raise InvalidResponseError(msg, response)
         return body
 
     def normalize_envelope(self, body: dict[str, Any]) -> None:
@@ -274,7 +350,7 @@ class AnalyticsStream(RESTStream[str]):
     ) -> Iterator[dict[str, Any]]:
         """Yield the parsed pages of one chain (one day, range or window)."""
         paginator = self.get_new_paginator()
-        send = self.request_decorator(self._request)
+        send = self.request_decorator(self._request, cancelled)
         while not paginator.finished:
             if cancelled is not None and cancelled.is_set():
                 raise ChainCancelledError
@@ -316,7 +392,9 @@ class AnalyticsStream(RESTStream[str]):
         state.pop("starting_replication_value", None)
         self.finalize_state_progress_markers(state)
 
-    def _increment_stream_state(self, latest_record: dict, *, context: Context | None = None) -> None:
+    def _increment_stream_state(
+        self, latest_record: dict, *, context: Context | None = None
+    ) -> None:
         """Do nothing per record; bookmarks move in ``commit_bookmark``.
 
         Advancing on each record would mark a half-fetched day as done.
@@ -363,6 +441,51 @@ def _public_params(response: requests.Response) -> str:
     url = request.url if request is not None and request.url else ""
     query = url.split("?", 1)[1] if "?" in url else ""
     return redact(requests.utils.unquote(query), limit=400) or "none"
+
+
+def _verified(
+    func: Callable[..., requests.Response], *args: Any, **kwargs: Any
+) -> requests.Response:
+    """Call ``func``; a certificate that fails verification is fatal, not transient."""
+    try:
+        return func(*args, **kwargs)
+    except requests.exceptions.SSLError as exc:
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            raise TLSVerificationError(TLS_HELP) from exc
+        raise
+
+
+def _require_tls(url: str) -> None:
+    """Refuse plain http anywhere but loopback, before a connection is opened."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return
+    host = parts.hostname or ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if parts.scheme != "http" or not loopback:
+        raise InsecureURLError(INSECURE_URL_HELP)
+
+
+def _ca_bundle() -> str | None:
+    for name in CA_BUNDLE_VARIABLES:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def _status_of(exc: BaseException | None) -> int | None:
+    response = getattr(exc, "response", None)
+    return getattr(response, "status_code", None)
+
+
+def _server_wait_exceeds(exc: BaseException, deadline: float) -> bool:
+    """Whether the server asks for a wait that ends after the retry budget does."""
+    wait = retry_after_of(exc)
+    return wait is not None and time.monotonic() + wait > deadline
 
 
 def _describe(exc: BaseException | None) -> str:

@@ -46,12 +46,52 @@ class DateNotAvailableError(FatalAPIError):
         self.latest_day = latest_day
 
 
+REDIRECT_HELP = (
+    "the API answered with a redirect ({status}). The tap sends the key only to api_url "
+    "and never follows a redirect, so it stopped. Check that api_url is the API's own "
+    "address (https://api.anthropic.com), not an old URL or a proxy that redirects."
+)
+
+TLS_HELP = (
+    "the API's TLS certificate could not be verified, so no request was sent. The tap "
+    "always verifies certificates. If your network re-signs HTTPS traffic (a corporate "
+    "proxy), set REQUESTS_CA_BUNDLE to a file with that proxy's CA certificate."
+)
+
+INSECURE_URL_HELP = (
+    "api_url must start with https:// (plain http:// is accepted only for a loopback "
+    "address, such as the local sandbox), so the key never travels unencrypted. For an "
+    "outbound proxy, keep api_url as is and set HTTPS_PROXY instead."
+)
+
+LOOP_HELP = (
+    "Nothing from that page was emitted, and STATE covers only complete days and "
+    "windows. Re-run the sync; if it happens again, report it to Anthropic support."
+)
+
+
 class CursorExpiredError(FatalAPIError):
     """410, or a 400 about the page cursor: restart that window from its first page."""
 
 
 class PaginationLoopError(FatalAPIError):
     """The API handed back a cursor it had already given for this query."""
+
+
+class EmptyPagesError(PaginationLoopError):
+    """The API kept answering empty pages that still carry a cursor."""
+
+
+class RedirectError(FatalAPIError):
+    """A 3xx answer: never followed, so the key never leaves ``api_url``."""
+
+
+class TLSVerificationError(FatalAPIError):
+    """The server's certificate failed verification (not retried)."""
+
+
+class InsecureURLError(FatalAPIError):
+    """``api_url`` is plain http to a host other than loopback: nothing is sent."""
 
 
 class InvalidResponseError(RetriableAPIError):

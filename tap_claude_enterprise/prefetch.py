@@ -101,7 +101,7 @@ class OrderedPrefetcher(Generic[K, T]):
             chain.put(_END)
         except ChainCancelledError:
             return
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer in order
+        except BaseException as exc:  # handed to the consumer, in order
             try:
                 chain.put(_Failure(exc))
             except ChainCancelledError:

@@ -43,8 +43,12 @@ class SlidingWindowRateLimiter:
         self.total_wait = 0.0
         self.acquired = 0
 
-    def acquire(self) -> float:
-        """Wait for a free slot, record the send time, and return the seconds waited."""
+    def acquire(self, stop: threading.Event | None = None) -> float | None:
+        """Wait for a free slot, record the send time, and return the seconds waited.
+
+        Returns None, without taking a slot, if ``stop`` is set while waiting: a
+        cancelled chain must not hold its thread for a minute, or spend a slot.
+        """
         waited = 0.0
         while True:
             with self._lock:
@@ -57,7 +61,10 @@ class SlidingWindowRateLimiter:
                     self.total_wait += waited
                     return waited
                 delay = self.window - (now - self._sent[0])
-            self._sleep(delay)
+            if stop is None:
+                self._sleep(delay)
+            elif stop.wait(delay):
+                return None
             waited += delay
 
     def penalize(self, seconds: float) -> None:

@@ -5,12 +5,14 @@ the wait honours ``retry-after`` (seconds or an HTTP-date) and otherwise backs o
 exponentially with jitter from 2 s up to 60 s. Other transient faults (5xx, timeouts,
 resets, broken bodies) back off the same way. The caller bounds the total time with
 ``max_retry_seconds`` instead of a small fixed number of tries, because a rate-limit
-window only clears after a minute.
+window only clears after a minute; a server wait that would end after that budget makes
+the caller give up at once rather than retry early.
 """
 
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import time
 from collections.abc import Generator
@@ -19,8 +21,6 @@ from singer_sdk.exceptions import RetriableAPIError
 
 BASE_WAIT_SECONDS = 2.0
 MAX_WAIT_SECONDS = 60.0
-# Never wait longer than this on a server's say-so; the total budget still applies.
-MAX_RETRY_AFTER_SECONDS = 300.0
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -38,7 +38,9 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         if moment is None:
             return None
         seconds = moment.timestamp() - (time.time() if now is None else now)
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+    if math.isnan(seconds):
+        return None
+    return max(seconds, 0.0)
 
 
 def retry_after_of(exc: BaseException) -> float | None:
@@ -67,7 +69,7 @@ def wait_generator() -> Generator[float, BaseException | None, None]:
     while True:
         server_wait = retry_after_of(exc) if exc is not None else None
         if server_wait is not None:
-            wait = server_wait + random.random()  # noqa: S311 - jitter, not security
+            wait = server_wait + random.random()  # jitter, not security
         else:
             wait = exponential_wait(attempt)
         attempt += 1

@@ -7,9 +7,13 @@ import datetime as dt
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from tap_claude_enterprise.sandbox import SANDBOX_API_KEY, SandboxServer
@@ -145,3 +149,61 @@ def expected_engagement_keys(
 def record_keys(records: list[dict], key_names: tuple[str, ...]) -> list[tuple]:
     """Primary-key tuples of records."""
     return [tuple(r[k] for k in key_names) for r in records]
+
+
+# --- reliability and security tests ---------------------------------------------------
+
+TAP_EXECUTABLE = "tap-claude-enterprise"
+
+
+def pin_watermark(sandbox: SandboxServer) -> None:
+    """Freeze the sandbox's ``data_refreshed_at``, so runs a minute apart agree on every row.
+
+    The report watermark moves each minute and is copied into records; two runs that
+    must produce equal records (a fault-free one and a faulted one) need it fixed.
+    """
+    moment = sandbox.data_refreshed_at()
+    sandbox.data_refreshed_at = lambda: moment  # type: ignore[method-assign]
+
+
+def small_config(sandbox: SandboxServer, days_back: int = 2, **overrides: Any) -> dict[str, Any]:
+    """A short, fixed range: ``days_back + 1`` days ending at the latest available day."""
+    latest = sandbox.latest_day()
+    config = tap_config(
+        sandbox,
+        start_date=(latest - dt.timedelta(days=days_back)).isoformat(),
+        end_date=latest.isoformat(),
+    )
+    config.update(overrides)
+    return config
+
+
+def assert_same_records(run: TapRun, expected: TapRun) -> None:
+    """Every stream emitted exactly the records of ``expected``, in the same order."""
+    assert run.error is None, f"the run failed: {run.error!r}"
+    assert set(run.records) == set(expected.records)
+    for stream, records in expected.records.items():
+        assert run.records[stream] == records, f"{stream}: records differ"
+
+
+def run_cli(
+    args: list[str], env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``tap-claude-enterprise`` command in a child process."""
+    executable = Path(sys.executable).with_name(TAP_EXECUTABLE)
+    command = [str(executable)]
+    if not executable.exists():
+        command = [sys.executable, "-m", "tap_claude_enterprise"]
+    return subprocess.run(
+        [*command, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def messages_of(stdout: str) -> list[dict]:
+    """The Singer messages a tap printed."""
+    return [json.loads(line, parse_float=Decimal) for line in stdout.splitlines() if line.strip()]

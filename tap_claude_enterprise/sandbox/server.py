@@ -193,8 +193,11 @@ class SandboxServer:
         self.request_log: list[dict] = []
         self._recent: deque[float] = deque()
         self._lock = threading.Lock()
-        # A few windows per stream are in flight at once (the tap's concurrency).
-        self._results = _QueryCache(size=8)
+        # Separate caches, so a run of per-day pages never evicts report windows: a few
+        # windows per stream are in flight at once (the tap's concurrency), and a
+        # benchmark may build every window of a backfill before timing it.
+        self._day_rows = _QueryCache(size=8)
+        self._report_rows = _QueryCache(size=24)
         handler = type("Handler", (_Handler,), {"sandbox": self})
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
@@ -407,7 +410,7 @@ class SandboxServer:
             raise _bad_request("page is only valid with group_by[]")
         method = getattr(self.org, ENGAGEMENT_ENDPOINTS[endpoint])
         latest, shape = self.latest_day(), self.settings.shape
-        rows = self._results.get(
+        rows = self._day_rows.get(
             (endpoint, day, latest, shape, self.org.revision),
             lambda: method(day, latest, shape=shape),
         )
@@ -495,7 +498,7 @@ class SandboxServer:
             _query_hash(endpoint, params), start, end, data_end, refreshed.date(),
             self.org.revision, self.settings.shape,
         )  # fmt: skip
-        results = self._results.get(key, build)
+        results = self._report_rows.get(key, build)
         if per_user:
             page_groups = results[offset : offset + limit]
             data = [row for group in page_groups for row in group]
@@ -578,13 +581,29 @@ class SandboxServer:
                 raise _bad_request(f"order_by must be one of {', '.join(sorted(allowed))}")
             metric = order_by
         ascending = self._first(params, "order") == "asc"
+        # A window has ~30 rows per user and per dimension combination: build the
+        # repeated parts once (rows may share them; answers are only ever serialized).
+        actors: dict[tuple, dict] = {}
+        dimensions: dict[tuple, dict] = {}
+        bounds: dict[dt.datetime, tuple[str | None, str | None]] = {}
         for (bucket, user, values), acc in totals.items():
-            member = self.org.members[user]
             base_key = (bucket, user, values[: len(grouped)])
-            row = {"actor": self.org.actor(member, bucket.date(), old_shape=old_shape)}
-            row |= self._dimension_fields(kind, group_by, values)
-            row["starting_at"] = _iso(bucket) if step else None
-            row["ending_at"] = _iso(min(bucket + step, end)) if step else None
+            actor = actors.get((user, bucket.date()))
+            if actor is None:
+                member = self.org.members[user]
+                actor = self.org.actor(member, bucket.date(), old_shape=old_shape)
+                actors[user, bucket.date()] = actor
+            row = {"actor": actor}
+            fields = dimensions.get(values)
+            if fields is None:
+                fields = dimensions[values] = self._dimension_fields(kind, group_by, values)
+            row |= fields
+            span = bounds.get(bucket)
+            if span is None:
+                span = bounds[bucket] = (
+                    (_iso(bucket), _iso(min(bucket + step, end))) if step else (None, None)
+                )
+            row["starting_at"], row["ending_at"] = span
             row |= self._metrics(kind, acc, group_by, per_user=True)
             groups.setdefault(base_key, []).append(row)
             if metric == "total_tokens":
@@ -600,7 +619,10 @@ class SandboxServer:
 
         ordered = []
         for key in sorted(groups, key=order):
-            ordered.append(sorted(groups[key], key=lambda r: (str(r.get("cost_type")), str(r.get("token_type")))))
+            rows = groups[key]
+            if len(rows) > 1:  # fan-out rows; without cost_type/token_type groups hold one
+                rows.sort(key=lambda r: (str(r.get("cost_type")), str(r.get("token_type"))))
+            ordered.append(rows)
         return ordered
 
     def _buckets(
@@ -645,7 +667,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server_version = "ClaudeAnalyticsSandbox/1.0"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Keep the sandbox quiet; the request log has everything."""
 
     # --- admin --------------------------------------------------------------------
@@ -674,15 +696,15 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_json(404, {"error": "unknown admin route"})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._admin("POST", urlsplit(self.path).path)
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._admin("DELETE", urlsplit(self.path).path)
 
     # --- API ----------------------------------------------------------------------
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         parts = urlsplit(self.path)
         if parts.path.startswith("/_sandbox/"):
             self._admin("GET", parts.path)
@@ -704,33 +726,39 @@ class _Handler(BaseHTTPRequestHandler):
         has_cursor = "page" in params
         faults = sandbox.faults.match(endpoint, has_cursor=has_cursor)
         entry["faults"] = [f.kind for f in faults]
+        # Logged on arrival and completed before the answer goes out: a client that has
+        # its answer always finds its request, with its status, in the log.
+        sandbox.log(entry)
+        self._answer(entry, endpoint, params, faults)
+
+    def _answer(
+        self, entry: dict, endpoint: str, params: dict[str, list[str]], faults: list[Fault]
+    ) -> None:
+        sandbox = self.sandbox
+        wait = sandbox.admit()
+        if wait is not None:
+            entry["status"] = 429
+            self._send_error(
+                429, "rate_limit_error", "Rate limit exceeded. Too many requests.",
+                headers={"retry-after": str(max(1, math.ceil(wait)))},
+            )  # fmt: skip
+            return
+        for fault in faults:
+            if self._pre_fault(fault, endpoint, entry):
+                return
         try:
-            wait = sandbox.admit()
-            if wait is not None:
-                entry["status"] = 429
-                self._send_error(
-                    429, "rate_limit_error", "Rate limit exceeded. Too many requests.",
-                    headers={"retry-after": str(max(1, math.ceil(wait)))},
-                )
-                return
-            for fault in faults:
-                if self._pre_fault(fault, endpoint, entry):
-                    return
-            try:
-                body = sandbox.handle_api(endpoint, params, self.headers.get("x-api-key"))
-            except ApiError as err:
-                entry["status"] = err.status
-                self._send_error(err.status, err.error_type, err.message)
-                return
-            body = self._body_faults(faults, endpoint, params, body)
-            rows = body.get("data") if isinstance(body.get("data"), list) else []
-            entry["rows"] = len(rows or [])
-            entry["status"] = 200
-            self._latency(entry["rows"])
-            payload = json.dumps(body, separators=(",", ":")).encode()
-            self._send_payload(200, payload, faults)
-        finally:
-            sandbox.log(entry)
+            body = sandbox.handle_api(endpoint, params, self.headers.get("x-api-key"))
+        except ApiError as err:
+            entry["status"] = err.status
+            self._send_error(err.status, err.error_type, err.message)
+            return
+        body = self._body_faults(faults, endpoint, params, body)
+        rows = body.get("data") if isinstance(body.get("data"), list) else []
+        entry["rows"] = len(rows or [])
+        entry["status"] = 200
+        self._latency(entry["rows"])
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        self._send_payload(200, payload, faults)
 
     def _latency(self, rows: int) -> None:
         s = self.sandbox.settings
@@ -831,7 +859,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = {
             "type": "error",
             "error": {"type": error_type, "message": message},
-            "request_id": "req_sandbox_" + hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:20],
+            "request_id": "req_sandbox_" + _request_id(),
         }
         payload = json.dumps(body).encode()
         self._send_payload(status, payload, [], headers=headers)
@@ -894,6 +922,10 @@ _CURSOR_ERRORS = {
     "expire_cursor": (410, "page cursor has expired"),
     "cursor_mismatch": (400, "page cursor does not match the query parameters"),
 }
+
+
+def _request_id() -> str:
+    return hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:20]
 
 
 def _mutate(row: Any, kind: str) -> Any:
