@@ -17,6 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from importlib import resources
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
@@ -75,6 +76,10 @@ RETRIABLE_EXCEPTIONS = (
     requests.exceptions.ContentDecodingError,
 )
 RETRIABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
+# How often one chain (a day or window) is restarted after its cursor expired.
+MAX_CHAIN_RESTARTS = 3
+# At most one progress line per stream in this many seconds.
+PROGRESS_SECONDS = 15.0
 # Environment variables ``requests`` reads for a custom CA bundle (``Session.send``,
 # which the SDK calls, skips that lookup).
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
@@ -117,7 +122,8 @@ class AnalyticsStream(RESTStream[str]):
             int(self.config.get("max_requests_per_minute", 60)),
         )
         self._stats_lock = threading.Lock()
-        self.stats = {"requests": 0, "retries": 0, "records": 0, "started": 0.0}
+        self.stats = {"requests": 0, "retries": 0, "records": 0, "started": 0.0, "seconds": 0.0}
+        self._last_progress = 0.0
 
     # --- request building ---------------------------------------------------------
 
@@ -380,17 +386,56 @@ class AnalyticsStream(RESTStream[str]):
             workers=int(self.config.get("max_concurrent_requests", 4)),
         )
 
+    def restartable_chain(
+        self,
+        context: dict[str, Any],
+        cancelled: threading.Event,
+        to_records: Callable[[dict[str, Any]], list[dict[str, Any]]],
+    ) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any]]]:
+        """Records of one chain, page by page; an expired cursor restarts the chain.
+
+        A 410 (or a 400 about the cursor) means "start this query again from page 1".
+        Rows already handed on are recognised by a hash of their primary key and
+        skipped, so a restart never emits a row twice.
+        """
+        emitted: set[int] = set()  # hashes, not key tuples: a window can be large
+        for attempt in range(MAX_CHAIN_RESTARTS + 1):
+            try:
+                for payload in self.fetch_pages(context, cancelled):
+                    records = to_records(payload)
+                    if emitted:
+                        records = [r for r in records if hash(self.record_key(r)) not in emitted]
+                    emitted.update(hash(self.record_key(r)) for r in records)
+                    yield records, payload
+            except CursorExpiredError:
+                if attempt == MAX_CHAIN_RESTARTS:
+                    raise
+                self.logger.warning(
+                    "%s: the page cursor expired; restarting %s from page 1",
+                    self.name,
+                    ", ".join(f"{k}={v}" for k, v in context.items()),
+                )
+                continue
+            return
+
+    def record_key(self, record: dict[str, Any]) -> tuple:
+        """The primary-key values of a record."""
+        return tuple(record.get(k) for k in self.primary_keys)
+
     def commit_bookmark(self, value: str) -> None:
         """Record that everything up to ``value`` is fetched, and emit STATE.
 
         Called only between complete days or windows, after their records were
         written, so an interrupted sync resumes where it stopped and never skips.
+        In BATCH mode the SDK writes STATE after each batch file instead, once the
+        records it covers are in a file.
         """
         state = self.stream_state
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = value
         state.pop("starting_replication_value", None)
-        self.finalize_state_progress_markers(state)
+        if self.get_batch_config(self.config) is None:
+            self.finalize_state_progress_markers(state)
 
     def _increment_stream_state(
         self, latest_record: dict, *, context: Context | None = None
@@ -401,13 +446,24 @@ class AnalyticsStream(RESTStream[str]):
         """
         del latest_record, context
 
+    @contextmanager
+    def timed(self) -> Iterator[None]:
+        """Time the stream's sync for the run summary."""
+        self.stats["started"] = time.monotonic()
+        self._last_progress = self.stats["started"]
+        try:
+            yield
+        finally:
+            self.stats["seconds"] = time.monotonic() - self.stats["started"]
+
     def log_progress(self, what: str, index: int, total: int) -> None:
-        """One progress line per chain: where a long backfill is."""
+        """Where a long backfill is: at most one line per PROGRESS_SECONDS, and the last."""
         now = time.monotonic()
-        if not self.stats["started"]:
-            self.stats["started"] = now
+        if index < total and now - self._last_progress < PROGRESS_SECONDS:
+            return
+        self._last_progress = now
         self.logger.info(
-            "%s: %s (%d of %d) done; %d records, %d requests so far",
+            "%s: %s done (%d of %d); %d records, %d requests so far",
             self.name,
             what,
             index,
@@ -417,6 +473,12 @@ class AnalyticsStream(RESTStream[str]):
         )
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The stream's records, timed for the run summary."""
+        del context  # no partitions: each stream walks its own days or windows
+        with self.timed():
+            yield from self.stream_records()
+
+    def stream_records(self) -> Iterable[dict[str, Any]]:
         """Overridden by each stream family."""
         raise NotImplementedError
 

@@ -16,7 +16,7 @@ from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, Retriabl
 from singer_sdk.helpers.capabilities import TapCapabilities
 
 from tap_claude_enterprise.client import USER_AGENT, AnalyticsStream
-from tap_claude_enterprise.errors import redact
+from tap_claude_enterprise.errors import BadRequestError, DateNotAvailableError, redact
 from tap_claude_enterprise.redaction import install_secret_filter
 from tap_claude_enterprise.streams import STREAM_TYPES
 from tap_claude_enterprise.streams.engagement import SummariesStream
@@ -25,7 +25,7 @@ from tap_claude_enterprise.streams.reports import (
     USAGE_DIMENSIONS,
     validate_group_by,
 )
-from tap_claude_enterprise.windows import API_FLOOR, utc_now
+from tap_claude_enterprise.windows import API_FLOOR, parse_day, utc_now
 
 CONNECTION_TEST_DAYS_BACK = 7
 
@@ -81,7 +81,7 @@ class TapClaudeEnterprise(Tap):
         ),
         th.Property(
             "engagement_lookback_days",
-            th.IntegerType(nullable=False),
+            th.IntegerType(nullable=False, minimum=0),
             default=3,
             title="Engagement lookback (days)",
             description=(
@@ -91,7 +91,7 @@ class TapClaudeEnterprise(Tap):
         ),
         th.Property(
             "cost_lookback_days",
-            th.IntegerType(nullable=False),
+            th.IntegerType(nullable=False, minimum=0),
             default=30,
             title="Usage and cost lookback (days)",
             description=(
@@ -133,7 +133,7 @@ class TapClaudeEnterprise(Tap):
         ),
         th.Property(
             "max_requests_per_minute",
-            th.IntegerType(nullable=False),
+            th.IntegerType(nullable=False, minimum=1),
             default=60,
             title="Max requests per minute",
             description=(
@@ -144,7 +144,7 @@ class TapClaudeEnterprise(Tap):
         ),
         th.Property(
             "max_retry_seconds",
-            th.IntegerType(nullable=False),
+            th.IntegerType(nullable=False, minimum=0),
             default=600,
             title="Retry budget (seconds)",
             description=(
@@ -154,7 +154,7 @@ class TapClaudeEnterprise(Tap):
         ),
         th.Property(
             "max_concurrent_requests",
-            th.IntegerType(nullable=False),
+            th.IntegerType(nullable=False, minimum=1),
             default=4,
             title="Concurrent requests",
             description=(
@@ -164,14 +164,14 @@ class TapClaudeEnterprise(Tap):
         ),
         th.Property(
             "connect_timeout_seconds",
-            th.NumberType(nullable=False),
+            th.NumberType(nullable=False, exclusive_minimum=0),
             default=10,
             title="Connect timeout (seconds)",
             description="Give up on opening a connection after this long (then retry).",
         ),
         th.Property(
             "read_timeout_seconds",
-            th.NumberType(nullable=False),
+            th.NumberType(nullable=False, exclusive_minimum=0),
             default=60,
             title="Read timeout (seconds)",
             description="Give up on a response that sends nothing for this long (then retry).",
@@ -181,6 +181,7 @@ class TapClaudeEnterprise(Tap):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.latest_available_day: dt.date | None = None
         self.summaries_span: int | None = None
+        self.connection_test_error = ""
         self._lock = threading.Lock()
         self._started = time.monotonic()
         super().__init__(*args, **kwargs)
@@ -195,9 +196,12 @@ class TapClaudeEnterprise(Tap):
                 validate_group_by(self.config.get(setting, ["product", "model"]), cost=cost)
             except ValueError as exc:
                 errors.append(str(exc))
-        for setting in ("max_requests_per_minute", "max_concurrent_requests"):
-            if int(self.config.get(setting, 1)) < 1:
-                errors.append(f"{setting} must be at least 1")
+        for setting in ("start_date", "end_date"):
+            value = self.config.get(setting)
+            try:
+                parse_day(value)
+            except (TypeError, ValueError):
+                errors.append(f"{setting} must be a day in YYYY-MM-DD form")
         errors = [redact(str(e)) for e in errors]
         if errors and raise_errors:
             summary = "Config validation failed: " + "; ".join(errors)
@@ -239,11 +243,12 @@ class TapClaudeEnterprise(Tap):
                 continue
             stats = stream.stats
             self.logger.info(
-                "Summary %s: %d records, %d requests, %d retries",
+                "Summary %s: %d records, %d requests, %d retries, %.1f s",
                 stream.name,
                 stats["records"],
                 stats["requests"],
                 stats["retries"],
+                stats["seconds"],
             )
         total = sum(
             s.stats["requests"] for s in self.streams.values() if isinstance(s, AnalyticsStream)
@@ -267,11 +272,16 @@ class TapClaudeEnterprise(Tap):
         }
         try:
             next(iter(stream.fetch_pages(context)))
+        except (DateNotAvailableError, BadRequestError) as exc:
+            # A 400 comes after authentication: the key works, the day did not.
+            self.logger.info("The API accepted the key but refused the test day: %s", exc)
         except (FatalAPIError, RetriableAPIError) as exc:
-            self.logger.error("Connection test failed: %s", redact(str(exc), limit=600))  # noqa: TRY400
+            self.connection_test_error = redact(str(exc), limit=600)
+            self.logger.error("Connection test failed: %s", self.connection_test_error)  # noqa: TRY400
             return False
         except Exception as exc:
-            self.logger.error("Connection test failed: %s", redact(f"{type(exc).__name__}: {exc}"))  # noqa: TRY400
+            self.connection_test_error = redact(f"{type(exc).__name__}: {exc}")
+            self.logger.error("Connection test failed: %s", self.connection_test_error)  # noqa: TRY400
             return False
         self.logger.info(
             "Connection test passed: the key can read Claude Enterprise analytics (%s).",
@@ -300,7 +310,9 @@ class TapClaudeEnterprise(Tap):
             ctx.exit(1)
         ok = tap.run_connection_test()
         print(
-            "Connection test passed." if ok else "Connection test failed: see the log above.",
+            "Connection test passed."
+            if ok
+            else f"Connection test failed: {tap.connection_test_error}",
             file=sys.stderr,
         )
         ctx.exit(0 if ok else 1)

@@ -409,7 +409,7 @@ def test_expired_or_mismatched_cursor_restarts_the_report_window(org, kind):
     assert_same_records(run, baseline)
     first_pages = [e for e in org.requests_for("usage_report") if "page" not in e["params"]]
     assert len(first_pages) == 2  # the window restarted from page 1, once
-    assert "restarting the window" in run.log
+    assert "restarting starting_at=" in run.log
 
 
 # --- fatal answers --------------------------------------------------------------------

@@ -326,8 +326,10 @@ def test_connection_test_fails_with_a_one_line_explanation(keyed, tmp_path, faul
     result = run_cli(["--config", str(path), "--test"])
 
     assert result.returncode == 1
-    [line] = [line for line in result.stderr.splitlines() if explained in line]
-    assert "Connection test failed:" in line
+    # The verdict is the last line, and it carries the explanation itself.
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("Connection test failed:")
+    assert explained in line
     for hint in ("read:analytics", "Analytics API access", "Admin key"):
         assert hint in line
     assert len(keyed.requests_for()) == 1

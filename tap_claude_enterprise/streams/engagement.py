@@ -75,12 +75,16 @@ class DailyStream(EngagementStream):
         if latest is not None and day > latest:
             # Another chain already learned that this day is not served yet.
             raise DateNotAvailableError(f"/{self.endpoint}: {day} is not available yet", latest)
-        for payload in self.fetch_pages({"date": day.isoformat()}, cancelled):
-            yield [self.to_record(row, day) for row in payload["data"]]
+        context = {"date": day.isoformat()}
 
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        def to_records(payload: dict[str, Any]) -> list[dict[str, Any]]:
+            return [self.to_record(row, day) for row in payload["data"]]
+
+        for records, _ in self.restartable_chain(context, cancelled, to_records):
+            yield records
+
+    def stream_records(self) -> Iterable[dict[str, Any]]:
         """Walk the days in order, emitting STATE after each complete day."""
-        del context
         first, last = self.day_bounds()
         days = list(iter_days(first, last))
         if not days:
@@ -208,9 +212,8 @@ class SummariesStream(EngagementStream):
             rows.extend(payload["data"])
         return rows
 
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+    def stream_records(self) -> Iterable[dict[str, Any]]:
         """Fetch the widest windows the API accepts; STATE after each window."""
-        del context
         first, last = self.day_bounds()
         if first > last:
             self.logger.info("%s: nothing to fetch (already at the latest day)", self.name)

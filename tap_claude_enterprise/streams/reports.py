@@ -21,7 +21,6 @@ from typing import Any, ClassVar
 from singer_sdk.helpers.types import Context
 
 from tap_claude_enterprise.client import AnalyticsStream
-from tap_claude_enterprise.errors import CursorExpiredError
 from tap_claude_enterprise.windows import (
     MAX_BUCKETS_PER_PAGE,
     TimeWindow,
@@ -50,8 +49,6 @@ USAGE_DIMENSIONS = (
 COST_DIMENSIONS = (*USAGE_DIMENSIONS, "cost_type", "token_type")
 DEFAULT_GROUP_BY = ("product", "model")
 MAX_USER_ROWS_PER_PAGE = 1000
-# How often one window is restarted after its cursor expired before giving up.
-MAX_WINDOW_RESTARTS = 3
 MISSING_KEY = ""
 # /usage_report and /cost_report list at most this many groups per bucket.
 TOP_GROUPS_PER_BUCKET = 100
@@ -169,54 +166,21 @@ class ReportStream(AnalyticsStream):
         """Records of one parsed page."""
         raise NotImplementedError
 
-    def record_key(self, record: dict[str, Any]) -> tuple:
-        """The primary-key values of a record."""
-        return tuple(record.get(k) for k in self.primary_keys)
-
     # --- windows ------------------------------------------------------------------
 
     def _window_chain(
         self, window: TimeWindow, cancelled: threading.Event
     ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
-        """Pages of one window; an expired cursor restarts the window from page 1.
-
-        Rows already handed on are skipped after a restart, so none is emitted twice.
-        """
+        """Records of one window, page by page, with the page's watermark."""
         context = {
             "starting_at": format_timestamp(window.start),
             "ending_at": format_timestamp(window.end),
         }
-        # Hashes, not key tuples: a 31-day per-user window can hold many rows.
-        emitted: set[int] = set()
-        for attempt in range(MAX_WINDOW_RESTARTS + 1):
-            try:
-                yield from self._window_pages(context, cancelled, emitted)
-            except CursorExpiredError:
-                if attempt == MAX_WINDOW_RESTARTS:
-                    raise
-                self.logger.warning(
-                    "%s: the page cursor expired; restarting the window %s..%s from page 1",
-                    self.name,
-                    context["starting_at"],
-                    context["ending_at"],
-                )
-                continue
-            return
-
-    def _window_pages(
-        self, context: dict[str, str], cancelled: threading.Event, emitted: set[int]
-    ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
-        """One pass over a window's pages, skipping rows an earlier pass handed on."""
-        for payload in self.fetch_pages(context, cancelled):
-            records = self.page_records(payload)
-            if emitted:
-                records = [r for r in records if hash(self.record_key(r)) not in emitted]
-            emitted.update(hash(self.record_key(r)) for r in records)
+        for records, payload in self.restartable_chain(context, cancelled, self.page_records):
             yield records, payload.get("data_refreshed_at")
 
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+    def stream_records(self) -> Iterable[dict[str, Any]]:
         """Walk the windows in order; STATE after each complete window."""
-        del context
         bounds = self.window_bounds()
         if bounds is None:
             self.logger.info("%s: nothing to fetch", self.name)
