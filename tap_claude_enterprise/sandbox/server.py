@@ -58,7 +58,12 @@ REPORT_ENDPOINTS = {
     "user_cost_report": ("cost", True),
 }
 BASE_DIMENSIONS = ("product", "model", "context_window", "inference_geo", "speed")
-LATEST_DIMENSIONS = ("claude_tag_category", "claude_tag_user_id", "rbac_group_id", "slack_channel_id")
+LATEST_DIMENSIONS = (
+    "claude_tag_category",
+    "claude_tag_user_id",
+    "rbac_group_id",
+    "slack_channel_id",
+)
 USAGE_GROUP_BY = frozenset(BASE_DIMENSIONS + LATEST_DIMENSIONS)
 COST_GROUP_BY = USAGE_GROUP_BY | {"cost_type", "token_type"}
 MAX_BUCKETS = {"1d": 31, "1h": 168, "1m": 256}
@@ -379,7 +384,9 @@ class SandboxServer:
         self._check_available("starting_date", start)
         latest = self.latest_day()
         raw_end = self._first(params, "ending_date")
-        end = latest + dt.timedelta(days=1) if raw_end is None else _parse_day("ending_date", raw_end)
+        end = (
+            latest + dt.timedelta(days=1) if raw_end is None else _parse_day("ending_date", raw_end)
+        )
         if end <= start:
             raise _bad_request("ending_date must be after starting_date")
         if end > latest + dt.timedelta(days=1):
@@ -490,8 +497,18 @@ class SandboxServer:
                 else {}
             )
             if per_user:
-                return self._per_user_groups(totals, kind, group_by, start, end, width, params)
-            return self._buckets(totals, kind, group_by, start, end, width or "1d")
+                return self._per_user_groups(
+                    totals,
+                    kind=kind,
+                    group_by=group_by,
+                    start=start,
+                    end=end,
+                    width=width,
+                    params=params,
+                )
+            return self._buckets(
+                totals, kind=kind, group_by=group_by, start=start, end=end, width=width or "1d"
+            )
 
         # The query hash covers every parameter but the cursor (order_by, order, groups).
         key = (
@@ -518,7 +535,7 @@ class SandboxServer:
         if self.settings.shape == "latest":
             fields |= dict.fromkeys(LATEST_DIMENSIONS)
         grouped = [d for d in BASE_DIMENSIONS if d in group_by]
-        for name, value in zip(grouped, values):
+        for name, value in zip(grouped, values, strict=False):
             fields[name] = value
         if kind == "cost":
             fields["cost_type"] = None
@@ -556,6 +573,7 @@ class SandboxServer:
     def _per_user_groups(
         self,
         totals: dict[tuple, dict],
+        *,
         kind: str,
         group_by: tuple[str, ...],
         start: dt.datetime,
@@ -628,6 +646,7 @@ class SandboxServer:
     def _buckets(
         self,
         totals: dict[tuple, dict],
+        *,
         kind: str,
         group_by: tuple[str, ...],
         start: dt.datetime,
@@ -645,7 +664,8 @@ class SandboxServer:
         moment = start
         while moment < end:
             ranked = sorted(
-                results.get(moment, []), key=lambda item: (-item[0], json.dumps(item[1], sort_keys=True))
+                results.get(moment, []),
+                key=lambda item: (-item[0], json.dumps(item[1], sort_keys=True)),
             )
             buckets.append(
                 {
@@ -775,9 +795,7 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         if kind == "reset":
             entry["status"] = "reset"
-            self.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-            )
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
             self.connection.close()
         elif kind == "status":
