@@ -4,14 +4,21 @@ A cursor chain (the pages of one day, or of one report window) is serial: each p
 needs the previous page's ``next_page``. Different days and windows are independent, so
 while one chain waits on a slow response another can use the rate budget. Results are
 handed to the single consumer strictly in chain order, so each stream's records stay
-in order and STATE can follow them. Each chain buffers at most ``buffer`` pages, which
-keeps memory independent of how long the backfill is.
+in order and STATE can follow them.
+
+Memory stays independent of how long the backfill is. Each chain holds at most
+``buffer`` results as they are. A chain that runs ahead of the one being consumed may
+hold more, pickled (a parsed 1000-row page takes 2-10 MB of Python objects, pickled
+0.4-0.6 MB), as long as all chains together stay under ``run_ahead_bytes``. That is
+what keeps the rate budget full on long report windows: one window's chain alone is
+latency-bound, so the next window must fetch far ahead while the current one is read.
 """
 
 from __future__ import annotations
 
-import queue
+import pickle
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
@@ -20,6 +27,8 @@ K = TypeVar("K")
 T = TypeVar("T")
 
 _END = object()
+# How long a blocked producer sleeps before it looks at the cancel flag again.
+_POLL_SECONDS = 0.1
 
 
 class ChainCancelledError(Exception):
@@ -31,29 +40,82 @@ class _Failure:
         self.exc = exc
 
 
+class _Packed:
+    """A pickled result, counted against the shared run-ahead budget."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+class _Budget:
+    """Bytes of pickled results held by all chains, and the lock every chain shares."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.changed = threading.Condition()
+
+
 class _Chain(Generic[K, T]):
-    def __init__(self, key: K, buffer: int, cancelled: threading.Event) -> None:
+    def __init__(self, key: K, buffer: int, cancelled: threading.Event, budget: _Budget) -> None:
         self.key = key
-        self.items: queue.Queue[object] = queue.Queue(maxsize=buffer)
+        self.items: deque[object] = deque()
+        self.head = False  # True once the consumer reads this chain
+        self._plain = 0  # results held as they are
+        self._buffer = buffer
         self._cancelled = cancelled
+        self._budget = budget
 
     def put(self, item: object) -> None:
-        while True:
-            if self._cancelled.is_set():
-                raise ChainCancelledError
-            try:
-                self.items.put(item, timeout=0.1)
-            except queue.Full:
-                continue
-            return
+        budget = self._budget
+        packed: _Packed | None = None
+        packable = budget.limit > 0
+        with budget.changed:
+            while True:
+                if self._cancelled.is_set():
+                    raise ChainCancelledError
+                if self._plain < self._buffer or item is _END or isinstance(item, _Failure):
+                    self.items.append(item)
+                    self._plain += 1
+                    budget.changed.notify_all()
+                    return
+                if not self.head and packable:
+                    if packed is None:
+                        budget.changed.release()  # pickling takes a while: not under the lock
+                        try:
+                            packed = _Packed(pickle.dumps(item, pickle.HIGHEST_PROTOCOL))
+                        except (pickle.PicklingError, TypeError, AttributeError):
+                            packable = False  # wait for a plain slot instead
+                        finally:
+                            budget.changed.acquire()
+                        continue
+                    if budget.used + len(packed.data) <= budget.limit:
+                        budget.used += len(packed.data)
+                        self.items.append(packed)
+                        budget.changed.notify_all()
+                        return
+                budget.changed.wait(_POLL_SECONDS)
 
     def results(self) -> Iterator[T]:
+        budget = self._budget
         while True:
-            item = self.items.get()
+            with budget.changed:
+                while not self.items:
+                    budget.changed.wait()
+                item = self.items.popleft()
+                if isinstance(item, _Packed):
+                    budget.used -= len(item.data)
+                else:
+                    self._plain -= 1
+                budget.changed.notify_all()
             if item is _END:
                 return
             if isinstance(item, _Failure):
                 raise item.exc
+            if isinstance(item, _Packed):
+                item = pickle.loads(item.data)  # noqa: S301 - pickled by this process
             yield item  # type: ignore[misc]
 
 
@@ -73,11 +135,13 @@ class OrderedPrefetcher(Generic[K, T]):
         *,
         workers: int,
         buffer: int = 2,
+        run_ahead_bytes: int = 0,
     ) -> None:
         self._keys = iter(keys)
         self._run_chain = run_chain
         self._workers = max(1, workers)
         self._buffer = max(1, buffer)
+        self._budget = _Budget(max(0, run_ahead_bytes))
         self._cancelled = threading.Event()
         self._pool = ThreadPoolExecutor(
             max_workers=self._workers, thread_name_prefix="tap-claude-enterprise"
@@ -89,7 +153,7 @@ class OrderedPrefetcher(Generic[K, T]):
             key = next(self._keys)
         except StopIteration:
             return False
-        chain: _Chain[K, T] = _Chain(key, self._buffer, self._cancelled)
+        chain: _Chain[K, T] = _Chain(key, self._buffer, self._cancelled, self._budget)
         self._pending.append(chain)
         self._pool.submit(self._drive, chain)
         return True
@@ -112,12 +176,17 @@ class OrderedPrefetcher(Generic[K, T]):
             pass
         while self._pending:
             chain = self._pending.pop(0)
+            with self._budget.changed:
+                chain.head = True
+                self._budget.changed.notify_all()
             yield chain.key, chain.results()
             self._launch_next()
 
     def close(self) -> None:
         """Stop every chain still running and wait for the worker threads."""
         self._cancelled.set()
+        with self._budget.changed:
+            self._budget.changed.notify_all()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> OrderedPrefetcher[K, T]:

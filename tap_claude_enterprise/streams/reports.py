@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, ClassVar
 
 from singer_sdk.helpers.types import Context
@@ -157,10 +158,15 @@ class ReportStream(AnalyticsStream):
                 cents = Decimal(value) if isinstance(value, (str, int, Decimal)) else None
                 row[name] = cents
                 row[f"{name}_usd"] = None if cents is None else cents_to_usd(cents)
-        for name in self.key_dimensions:
+        for name in self._key_dimension_names:
             if row.get(name) is None:
                 row[name] = MISSING_KEY
         return row
+
+    @cached_property
+    def _key_dimension_names(self) -> tuple[str, ...]:
+        # Settings do not change during a run; ``key_dimensions`` validates them per call.
+        return tuple(self.key_dimensions)
 
     def page_records(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
         """Records of one parsed page."""
