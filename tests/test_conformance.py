@@ -6,7 +6,8 @@ import copy
 import logging
 from decimal import Decimal
 
-from singer_sdk.helpers._typing import TypeConformanceLevel, conform_record_data_types
+from singer_sdk.helpers._typing import conform_record_data_types
+from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_claude_enterprise.conformance import RecordPlan
 from tap_claude_enterprise.sandbox import Fault
