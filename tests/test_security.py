@@ -32,7 +32,7 @@ from tap_claude_enterprise.sandbox.server import SandboxSettings
 from tap_claude_enterprise.tap import TapClaudeEnterprise
 from tests.helpers import FAST_RATE, run_cli, run_tap, small_config
 
-KEY = "sk-ant-api01-Zq7xTOPSECRET-4f1c9e2d8b7a6c5d"
+KEY = "sk-ant-api01-TOPSECRET-4f1c9e2d"
 # Fatal answers must fail at once; should one ever be retried, fail in seconds, not 10 min.
 SHORT_BUDGET = {"max_retry_seconds": 5}
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
@@ -318,7 +318,7 @@ def test_connection_test_passes_with_one_request(keyed, tmp_path):
     ids=["wrong-key", "401"],
 )
 def test_connection_test_fails_with_a_one_line_explanation(keyed, tmp_path, fault, explained):
-    key = "sk-ant-api01-someone-elses-key-123456" if fault is None else KEY
+    key = "sk-ant-api01-someone-elses-key" if fault is None else KEY
     if fault is not None:
         keyed.add_faults(fault)
     path = write_config(tmp_path, small_config(keyed, api_key=key, **SHORT_BUDGET))
