@@ -114,12 +114,10 @@ def clean_env(db_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def meltano() -> Meltano:
-    """Meltano and every plugin of meltano.yml, installed once (the demo's own installer)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MELTANO_")}
-    result = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "demo.sh"), "--install-only"],
+def run_demo(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the README's demo command from the repository root."""
+    return subprocess.run(
+        ["bash", str(ROOT / "scripts" / "demo.sh"), *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -127,6 +125,13 @@ def meltano() -> Meltano:
         timeout=RUN_TIMEOUT,
         check=False,
     )
+
+
+@pytest.fixture(scope="session")
+def meltano() -> Meltano:
+    """Meltano and every plugin of meltano.yml, installed once (the demo's own installer)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MELTANO_")}
+    result = run_demo("--install-only", env=env)
     assert result.returncode == 0, f"meltano install failed:\n{result.stderr[-6000:]}"
     assert MELTANO.exists()
     return Meltano(executable=MELTANO, project=ROOT)
@@ -493,23 +498,14 @@ def test_demo_prints_the_report_from_duckdb(meltano: Meltano, tmp_path: Path) ->
     env = clean_env(tmp_path)
     env.pop("MELTANO_DATABASE_URI")  # the demo uses the project's own
     env["TAP_CLAUDE_ENTERPRISE_API_KEY"] = "sk-ant-api01-not-a-real-key"  # must be ignored
-    result = subprocess.run(
-        [
-            "bash",
-            str(ROOT / "scripts" / "demo.sh"),
-            "--sandbox",
-            f"--days={span}",
-            f"--end-date={last.isoformat()}",
-            f"--members={members}",
-            f"--seed={seed}",
-            f"--output={db_file}",
-        ],
-        cwd=ROOT,
+    result = run_demo(
+        "--sandbox",
+        f"--days={span}",
+        f"--end-date={last.isoformat()}",
+        f"--members={members}",
+        f"--seed={seed}",
+        f"--output={db_file}",
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        check=False,
     )
     assert result.returncode == 0, result.stderr[-6000:]
     report, log = result.stdout, result.stderr
@@ -595,15 +591,7 @@ def test_demo_with_a_key_runs_the_prod_environment(
         TAP_CLAUDE_ENTERPRISE_API_URL=sandbox.url,
         TAP_CLAUDE_ENTERPRISE_MAX_REQUESTS_PER_MINUTE=str(FAST_RATE),
     )
-    result = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "demo.sh"), "--days=3", f"--output={db_file}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        check=False,
-    )
+    result = run_demo("--days=3", f"--output={db_file}", env=env)
     assert result.returncode == 0, result.stderr[-6000:]
     assert "source: the real Claude Enterprise Analytics API" in result.stderr
     assert "--environment=prod" in result.stderr
