@@ -57,7 +57,7 @@ from tap_claude_enterprise.errors import (
 )
 from tap_claude_enterprise.pagination import CursorPaginator
 from tap_claude_enterprise.prefetch import ChainCancelledError, OrderedPrefetcher
-from tap_claude_enterprise.rate_limit import shared_limiter
+from tap_claude_enterprise.rate_limit import Slot, shared_limiter
 from tap_claude_enterprise.retry import BASE_WAIT_SECONDS, retry_after_of, wait_generator
 
 if TYPE_CHECKING:
@@ -218,16 +218,21 @@ class AnalyticsStream(RESTStream[str]):
 
         def send(*args: Any, **kwargs: Any) -> requests.Response:
             budget = float(self.config.get("max_retry_seconds", 600))
-            attempts = 0
+            slot: list[Slot | None] = [self._take_slot(cancelled)]
 
             def attempt() -> requests.Response:
-                nonlocal attempts
-                if attempts:
-                    self._take_slot(cancelled)
-                attempts += 1
-                return _verified(func, *args, **kwargs)
+                taken = slot[0] or self._take_slot(cancelled)
+                slot[0] = None
+                refused = False
+                try:
+                    return _verified(func, *args, **kwargs)
+                except RetriableAPIError as exc:
+                    refused = _status_of(exc) == 429
+                    raise
+                finally:
+                    # The answer's arrival closes the slot (rate_limit.py).
+                    self.limiter.release(taken, refused=refused)
 
-            self._take_slot(cancelled)
             deadline = time.monotonic() + budget
             retrying = backoff.on_exception(
                 wait_generator,
@@ -237,18 +242,21 @@ class AnalyticsStream(RESTStream[str]):
                 on_backoff=self.backoff_handler,
                 on_giveup=self._log_giveup,
                 jitter=None,
+                logger=None,  # one line per retry: ours (backoff_handler), not also backoff's
             )
             return retrying(attempt)()
 
         return send
 
-    def _take_slot(self, cancelled: threading.Event | None) -> None:
+    def _take_slot(self, cancelled: threading.Event | None) -> Slot:
         if cancelled is not None and cancelled.is_set():
             raise ChainCancelledError
-        if self.limiter.acquire(cancelled) is None:
+        slot = self.limiter.reserve(cancelled)
+        if slot is None:
             raise ChainCancelledError
         with self._stats_lock:
             self.stats["requests"] += 1
+        return slot
 
     def backoff_handler(self, details: Any) -> None:  # type: ignore[override]
         """Log one line per retry, without the response body."""

@@ -1,8 +1,10 @@
 """One process-wide limiter keeps every stream together under the organization's budget.
 
 The limiter is a sliding-window log (``rate_limit.py``); these tests check it with a fake
-clock, with real threads on a short window, and end to end against a sandbox that
-answers 429 above 20 requests in any rolling minute.
+clock, with real threads on a short window, end to end against a sandbox that answers
+429 above 20 requests in any rolling minute, and against a sandbox where another tool
+holds three quarters of the budget and 429s come without ``retry-after`` (on a 10 s
+window, so the test takes one minute instead of six).
 """
 
 from __future__ import annotations
@@ -108,6 +110,65 @@ def test_a_cancelled_chain_gives_up_its_wait_without_a_slot():
     assert limiter.acquired == 1
 
 
+def test_a_request_counts_until_a_window_after_its_answer_came_back():
+    # The server counts a request when it arrives, which may be long after it left:
+    # the slot is only free a whole window after the answer.
+    clock = FakeClock()
+    limiter = SlidingWindowRateLimiter(1, 60, clock=clock, sleep=clock.sleep)
+    slot = limiter.reserve()
+    assert slot is not None
+    clock.now += 5.0  # a slow answer
+    limiter.release(slot)
+
+    assert limiter.acquire() == pytest.approx(60 + WINDOW_MARGIN_SECONDS)
+    assert clock.now == pytest.approx(1000.0 + 5.0 + 60 + WINDOW_MARGIN_SECONDS)
+
+
+def test_a_429_shrinks_the_allowance_once_per_burst_and_paces_requests():
+    clock = FakeClock()
+    limiter = SlidingWindowRateLimiter(60, 60, clock=clock, sleep=clock.sleep)
+    for _ in range(15):  # what the server accepted before its budget ran out
+        limiter.acquire()
+    burst = [limiter.reserve() for _ in range(4)]  # four in flight when the 429s come
+    for slot in burst:
+        assert slot is not None
+        limiter.release(slot, refused=True)
+
+    # Down to what the server accepted (at most half, at least a quarter), counted once.
+    assert limiter.decreases == 1
+    assert limiter.allowed == 15
+    # Nothing more until the window drains, then requests are spaced, not a burst.
+    sent = []
+    for _ in range(6):
+        limiter.acquire()
+        sent.append(clock.now)
+    assert sent[0] - 1000.0 == pytest.approx(60 + WINDOW_MARGIN_SECONDS)
+    gaps = [b - a for a, b in zip(sent, sent[1:])]
+    # One window passed without a 429 meanwhile, so the allowance is 16 by now.
+    assert limiter.allowed == 16
+    assert min(gaps) == pytest.approx((60 + WINDOW_MARGIN_SECONDS) / 16)
+
+
+def test_the_allowance_grows_back_to_the_limit_once_the_429s_stop():
+    clock = FakeClock()
+    limiter = SlidingWindowRateLimiter(60, 60, clock=clock, sleep=clock.sleep)
+    slot = limiter.reserve()
+    assert slot is not None
+    limiter.release(slot, refused=True)
+    assert limiter.allowed == 15  # a quarter: the server had accepted nothing
+
+    allowances = []
+    for _ in range(12):
+        clock.now += 61.0
+        limiter.acquire()
+        allowances.append(limiter.allowed)
+
+    # Gently near the level of the 429 (one request per quiet window), then faster.
+    assert allowances[:4] == [16, 17, 18, 19]
+    assert allowances[4:6] == [21, 25]
+    assert allowances[-1] == 60
+
+
 # --- the tap --------------------------------------------------------------------------
 
 
@@ -167,3 +228,53 @@ def test_twenty_per_minute_is_never_exceeded_and_nothing_is_refused(
     assert refused == 0
     assert busiest <= 20
     assert elapsed >= 60  # it did wait for the window, rather than being refused
+
+
+@pytest.fixture
+def ten_second_window(monkeypatch: pytest.MonkeyPatch) -> float:
+    """Run the limiter on a 10 s window: the same dynamics as a minute, six times faster."""
+    monkeypatch.setattr(rate_limit, "WINDOW_SECONDS", 10.0)
+    return 10.0
+
+
+def test_another_consumer_holding_three_quarters_of_the_budget_draws_few_429s(
+    make_sandbox: Callable[..., SandboxServer],
+    ten_second_window: float,
+    capsys: pytest.CaptureFixture[str],
+):
+    # 60 per window for the organization, 45 of them taken by another tool, whose
+    # 429s carry no retry-after (as in public captures). The tap thinks it has 60.
+    shared = make_sandbox(
+        members=10,
+        rate_limit_per_minute=60,
+        rate_window_seconds=ten_second_window,
+        other_consumer_per_minute=45,
+        retry_after_on_429=False,
+    )
+    free = make_sandbox(members=10)
+    pin_watermark(shared)
+    free.data_refreshed_at = shared.data_refreshed_at  # type: ignore[method-assign]
+    expected = run_tap(small_config(free, days_back=9))
+
+    started = time.monotonic()
+    run = run_tap(small_config(shared, days_back=9, max_requests_per_minute=60))
+    elapsed = time.monotonic() - started
+
+    log = shared.requests_for()
+    accepted = sum(1 for entry in log if entry["status"] == 200)
+    refused = sum(1 for entry in log if entry["status"] == 429)
+    other = shared.info()["other_consumer"]
+    limiter = rate_limit.shared_limiter(shared.url, 60)
+    with capsys.disabled():
+        print(
+            f"\n[shared budget, 45 of 60 per {ten_second_window:.0f} s held by another tool, "
+            f"no retry-after] {accepted} accepted, {refused} 429s in {elapsed:.1f} s; "
+            f"allowance now {limiter.allowed:.1f} after {limiter.decreases} decreases; "
+            f"other tool: {other['accepted']} accepted, {other['refused']} refused"
+        )
+
+    assert_same_records(run, expected)
+    assert accepted >= 60
+    assert refused * 4 <= accepted
+    # The other tool is not starved: most of its requests still go through.
+    assert other["refused"] * 4 <= other["accepted"]

@@ -44,6 +44,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--latency-per-100-rows", type=float, default=0.0, help="added seconds per 100 rows"
     )
+    parser.add_argument(
+        "--other-consumer",
+        type=int,
+        default=0,
+        metavar="N",
+        help="another tool holds N requests of each rolling minute (default 0)",
+    )
+    parser.add_argument(
+        "--no-retry-after",
+        action="store_true",
+        help="answer 429 without a retry-after header (seen in real captures)",
+    )
+    parser.add_argument(
+        "--no-request-ids", action="store_true", help="no request-id header or body request_id"
+    )
+    parser.add_argument(
+        "--no-should-retry", action="store_true", help="no x-should-retry header on errors"
+    )
     parser.add_argument("--api-key", default=SANDBOX_API_KEY, help="the key the sandbox accepts")
     return parser
 
@@ -59,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         shape=args.shape,
         latency_seconds=args.latency,
         latency_per_100_rows=args.latency_per_100_rows,
+        other_consumer_per_minute=args.other_consumer,
+        retry_after_on_429=not args.no_retry_after,
+        request_ids=not args.no_request_ids,
+        should_retry_header=not args.no_should_retry,
         org=OrgConfig(seed=args.seed, members=args.members, projects=args.projects),
     )
     server = SandboxServer(settings, host=args.host, port=args.port)

@@ -99,6 +99,17 @@ class SandboxSettings:
     refresh_lag_hours: float = 4.0
     latency_seconds: float = 0.0
     latency_per_100_rows: float = 0.0
+    # Another tool polling the same organization: this many requests per rate window,
+    # evenly spaced, already going when the sandbox starts (refused when it is full).
+    other_consumer_per_minute: int = 0
+    # Send ``retry-after`` with a rate-limit 429 (public captures show 429s without it).
+    retry_after_on_429: bool = True
+    # A ``request-id`` header and body ``request_id`` on every answer, as the API does.
+    request_ids: bool = True
+    # ``x-should-retry`` on error answers: true for 408/409/429/5xx, false otherwise;
+    # ``should_retry_overrides`` sets it per status ("true", "false", or "" for none).
+    should_retry_header: bool = True
+    should_retry_overrides: dict[int, str] = field(default_factory=dict)
     org: OrgConfig = field(default_factory=OrgConfig)
 
 
@@ -207,6 +218,8 @@ class SandboxServer:
         self.request_log: list[dict] = []
         self._recent: deque[float] = deque()
         self._lock = threading.Lock()
+        self.other_consumer = {"accepted": 0, "refused": 0}
+        self._other_next = self._other_start()
         # Separate caches, so a run of per-day pages never evicts report windows: a few
         # windows per stream are in flight at once (the tap's concurrency), and a
         # benchmark may build every window of a backfill before timing it.
@@ -274,6 +287,8 @@ class SandboxServer:
         with self._lock:
             self.request_log.clear()
             self._recent.clear()
+            self.other_consumer = {"accepted": 0, "refused": 0}
+            self._other_next = self._other_start()
         self.faults.clear()
 
     def requests_for(self, endpoint: str | None = None) -> list[dict]:
@@ -295,7 +310,10 @@ class SandboxServer:
                 "shape": self.settings.shape,
                 "members": self.settings.org.members,
                 "seed": self.settings.org.seed,
+                "other_consumer_per_minute": self.settings.other_consumer_per_minute,
+                "retry_after_on_429": self.settings.retry_after_on_429,
             },
+            "other_consumer": dict(self.other_consumer),
         }
 
     # --- the API ------------------------------------------------------------------
@@ -305,12 +323,34 @@ class SandboxServer:
         now = time.monotonic()
         window = self.settings.rate_window_seconds
         with self._lock:
+            self._other_requests(now)
             while self._recent and now - self._recent[0] >= window:
                 self._recent.popleft()
             if len(self._recent) >= self.settings.rate_limit_per_minute:
                 return window - (now - self._recent[0])
             self._recent.append(now)
             return None
+
+    def _other_start(self) -> float:
+        """The other consumer's first request: it has been running for a whole window."""
+        per_window = self.settings.other_consumer_per_minute
+        window = self.settings.rate_window_seconds
+        return time.monotonic() - window + window / per_window if per_window > 0 else math.inf
+
+    def _other_requests(self, now: float) -> None:
+        """Count the other consumer's requests up to ``now`` (called under the lock)."""
+        per_window = self.settings.other_consumer_per_minute
+        window = self.settings.rate_window_seconds
+        while self._other_next <= now:
+            moment = self._other_next
+            while self._recent and moment - self._recent[0] >= window:
+                self._recent.popleft()
+            if len(self._recent) < self.settings.rate_limit_per_minute:
+                self._recent.append(moment)
+                self.other_consumer["accepted"] += 1
+            else:
+                self.other_consumer["refused"] += 1
+            self._other_next = moment + window / per_window if per_window > 0 else math.inf
 
     def log(self, entry: dict) -> None:
         """Append to the request log."""
@@ -758,7 +798,11 @@ class _Handler(BaseHTTPRequestHandler):
         # Logged on arrival and completed before the answer goes out: a client that has
         # its answer always finds its request, with its status, in the log.
         sandbox.log(entry)
-        self._answer(entry, endpoint, params, faults)
+        self._entry = entry
+        try:
+            self._answer(entry, endpoint, params, faults)
+        finally:
+            self._entry = None
 
     def _answer(
         self, entry: dict, endpoint: str, params: dict[str, list[str]], faults: list[Fault]
@@ -767,9 +811,10 @@ class _Handler(BaseHTTPRequestHandler):
         wait = sandbox.admit()
         if wait is not None:
             entry["status"] = 429
+            retry_after = str(max(1, math.ceil(wait)))
             self._send_error(
                 429, "rate_limit_error", "Rate limit exceeded. Too many requests.",
-                headers={"retry-after": str(max(1, math.ceil(wait)))},
+                headers={"retry-after": retry_after} if sandbox.settings.retry_after_on_429 else {},
             )  # fmt: skip
             return
         for fault in faults:
@@ -883,13 +928,27 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_error(
         self, status: int, error_type: str, message: str, headers: dict | None = None
     ) -> None:
-        body = {
-            "type": "error",
-            "error": {"type": error_type, "message": message},
-            "request_id": "req_sandbox_" + _request_id(),
-        }
+        settings = self.sandbox.settings
+        body: dict[str, Any] = {"type": "error", "error": {"type": error_type, "message": message}}
+        request_id = self._request_id()
+        if request_id:
+            body["request_id"] = request_id
+        headers = dict(headers or {})
+        should_retry = settings.should_retry_overrides.get(status)
+        if should_retry is None and settings.should_retry_header:
+            should_retry = "true" if status in _SHOULD_RETRY else "false"
+        if should_retry:
+            headers.setdefault("x-should-retry", should_retry)
         payload = json.dumps(body).encode()
         self._send_payload(status, payload, [], headers=headers)
+
+    def _request_id(self) -> str:
+        """This answer's request id (the same in the header and the body), or ""."""
+        if not self.sandbox.settings.request_ids:
+            return ""
+        if not getattr(self, "_answer_id", ""):
+            self._answer_id = "req_sandbox_" + _request_id()
+        return self._answer_id
 
     def _send_json(self, status: int, body: Any) -> None:
         self._send_payload(status, json.dumps(body, default=str).encode(), [])
@@ -906,9 +965,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
-        self.send_header("request-id", "req_sandbox")
-        if status == 429 and headers is None:
-            headers = {}
+        request_id = self._request_id()
+        if request_id:
+            self.send_header("request-id", request_id)
+            entry = getattr(self, "_entry", None)
+            if entry is not None:
+                entry["request_id"] = request_id
+        self._answer_id = ""
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         kinds = {f.kind: f for f in faults}
@@ -930,6 +993,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
+# Statuses the API marks ``x-should-retry: true`` (the official SDK's own retry rule).
+_SHOULD_RETRY = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 _ERROR_TYPES = {
     429: "rate_limit_error",
     500: "api_error",
