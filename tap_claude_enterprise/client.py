@@ -35,11 +35,12 @@ from singer_sdk.helpers.types import Context
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from tap_claude_enterprise import schemas
+from tap_claude_enterprise import schemas, transport
 from tap_claude_enterprise.conformance import RecordPlan
 from tap_claude_enterprise.errors import (
     AUTH_HELP,
     INSECURE_URL_HELP,
+    NOT_RETRIED_HELP,
     REDIRECT_HELP,
     TLS_HELP,
     AuthenticationError,
@@ -48,6 +49,7 @@ from tap_claude_enterprise.errors import (
     DateNotAvailableError,
     InsecureURLError,
     InvalidResponseError,
+    NotRetriedError,
     RedirectError,
     TLSVerificationError,
     is_cursor_message,
@@ -84,6 +86,10 @@ RETRIABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
 # one cursor chain is latency-bound, so long report windows need the next window to
 # fetch well ahead to keep the rate budget full. About 40 per-user report pages.
 RUN_AHEAD_BYTES = 16 * 2**20
+# The connection test's own budget: it answers within seconds, not after ten minutes.
+QUICK_RETRY_SECONDS = 10.0
+QUICK_CONNECT_SECONDS = 5.0
+QUICK_READ_SECONDS = 20.0
 # How often one chain (a day or window) is restarted after its cursor expired.
 MAX_CHAIN_RESTARTS = 3
 # At most one progress line per stream in this many seconds.
@@ -121,6 +127,9 @@ class AnalyticsStream(RESTStream[str]):
     STATE_MSG_FREQUENCY = 10**12
     # Values in the response whose field is in cents and must stay exact.
     endpoint: ClassVar[str] = ""
+    # Set by the connection test: a short budget of its own, and no retrying a host
+    # that cannot be resolved, refuses connections, or fails TLS.
+    quick_check = False
 
     def __init__(self, tap: TapClaudeEnterprise, **kwargs: Any) -> None:
         super().__init__(tap, **kwargs)
@@ -161,6 +170,8 @@ class AnalyticsStream(RESTStream[str]):
         """
         session = super().requests_session
         session.verify = _ca_bundle() or True
+        if transport.remember_response not in session.hooks["response"]:
+            session.hooks["response"].append(transport.remember_response)
         return session
 
     @property
@@ -175,10 +186,17 @@ class AnalyticsStream(RESTStream[str]):
     @property
     def timeout(self) -> tuple[float, float]:  # type: ignore[override]
         """Explicit (connect, read) timeouts instead of the SDK's single 300 s."""
-        return (
-            float(self.config.get("connect_timeout_seconds", 10)),
-            float(self.config.get("read_timeout_seconds", 60)),
-        )
+        connect = float(self.config.get("connect_timeout_seconds", 10))
+        read = float(self.config.get("read_timeout_seconds", 60))
+        if self.quick_check:
+            return (min(connect, QUICK_CONNECT_SECONDS), min(read, QUICK_READ_SECONDS))
+        return (connect, read)
+
+    @property
+    def retry_budget_seconds(self) -> float:
+        """``max_retry_seconds``, or the connection test's own short budget."""
+        budget = float(self.config.get("max_retry_seconds", 600))
+        return min(budget, QUICK_RETRY_SECONDS) if self.quick_check else budget
 
     def request_params(self, context: Context | None) -> dict[str, Any]:
         """The query of one chain (a day or a window); list values repeat with ``[]``."""
@@ -188,7 +206,8 @@ class AnalyticsStream(RESTStream[str]):
         """Build one page's request: the chain's query plus the cursor, if any."""
         url = self.get_url(page.stream_context)
         _require_tls(url)
-        params = dict(self.request_params(page.stream_context))
+        # The official SDK's path carries ``?beta=true`` first; the API ignores it elsewhere.
+        params = {"beta": "true", **self.request_params(page.stream_context)}
         if page.next_page_token:
             params["page"] = page.next_page_token
         return HTTPRequest(
@@ -217,17 +236,20 @@ class AnalyticsStream(RESTStream[str]):
         """
 
         def send(*args: Any, **kwargs: Any) -> requests.Response:
-            budget = float(self.config.get("max_retry_seconds", 600))
+            budget = self.retry_budget_seconds
             slot: list[Slot | None] = [self._take_slot(cancelled)]
 
             def attempt() -> requests.Response:
                 taken = slot[0] or self._take_slot(cancelled)
                 slot[0] = None
                 refused = False
+                transport.forget_response()
                 try:
                     return _verified(func, *args, **kwargs)
-                except RetriableAPIError as exc:
+                except (RetriableAPIError, FatalAPIError) as exc:
                     refused = _status_of(exc) == 429
+                    # Support asks for the API's request id: every line of this error has it.
+                    transport.with_request_id(exc, _response_of(exc) or transport.last_response())
                     raise
                 finally:
                     # The answer's arrival closes the slot (rate_limit.py).
@@ -238,7 +260,8 @@ class AnalyticsStream(RESTStream[str]):
                 wait_generator,
                 RETRIABLE_EXCEPTIONS,
                 max_time=budget,
-                giveup=lambda exc: _server_wait_exceeds(exc, deadline),
+                giveup=lambda exc: _server_wait_exceeds(exc, deadline)
+                or (self.quick_check and transport.is_unreachable(exc)),
                 on_backoff=self.backoff_handler,
                 on_giveup=self._log_giveup,
                 jitter=None,
@@ -273,6 +296,8 @@ class AnalyticsStream(RESTStream[str]):
 
     def _log_giveup(self, details: Any) -> None:
         exc = details.get("exception")
+        if self.quick_check:
+            return  # the connection test's verdict line says it, once
         hint = ""
         server_wait = retry_after_of(exc) if exc is not None else None
         if server_wait is not None:
@@ -299,6 +324,14 @@ class AnalyticsStream(RESTStream[str]):
         truncated, or missing ``data`` is retried instead of crashing the sync.
         """
         status = response.status_code
+        # The API's own verdict comes before the status rules, as in the official SDK.
+        verdict = transport.should_retry_of(response)
+        if verdict is True:
+            if status == 429:
+                self._pause_limiter(response)
+            raise RetriableAPIError(self.response_error_message(response), response)
+        if verdict is False and (status in RETRIABLE_STATUSES or status >= 500):
+            raise NotRetriedError(self.response_error_message(response) + NOT_RETRIED_HELP)
         if status in RETRIABLE_STATUSES:
             if status == 429:
                 self._pause_limiter(response)
@@ -330,7 +363,7 @@ class AnalyticsStream(RESTStream[str]):
     def _pause_limiter(self, response: requests.Response) -> None:
         """After a 429, hold every thread of this process for the server's wait."""
         wait = retry_after_of(RetriableAPIError("", response))
-        budget = float(self.config.get("max_retry_seconds", 600))
+        budget = self.retry_budget_seconds
         self.limiter.penalize(min(BASE_WAIT_SECONDS if wait is None else wait, budget))
 
     def parse_payload(self, response: requests.Response) -> dict[str, Any]:
@@ -597,6 +630,11 @@ def _ca_bundle() -> str | None:
     return None
 
 
+def _response_of(exc: BaseException) -> requests.Response | None:
+    response = getattr(exc, "response", None)
+    return response if isinstance(response, requests.Response) else None
+
+
 def _status_of(exc: BaseException | None) -> int | None:
     response = getattr(exc, "response", None)
     return getattr(response, "status_code", None)
@@ -612,7 +650,10 @@ def _describe(exc: BaseException | None) -> str:
     if exc is None:
         return "unknown error"
     if isinstance(exc, (RetriableAPIError, FatalAPIError)):
-        return redact(str(exc))
+        return redact(str(exc), limit=1000)
+    cause = transport.network_cause(exc)
+    if cause is not None:
+        return f"{type(exc).__name__}: {cause}"
     return f"{type(exc).__name__}: {redact(str(exc))}"
 
 

@@ -12,15 +12,16 @@ import re
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-_KEY = re.compile(r"sk-ant-[A-Za-z0-9_-]+")
+# A key, but not a bare kind prefix such as ``sk-ant-api01-...`` in the help text.
+_KEY = re.compile(r"sk-ant-(?![a-z]+\d*-(?![A-Za-z0-9_]))[A-Za-z0-9_-]+")
 _LATEST_DAY = re.compile(r"most recent available day is (\d{4}-\d{2}-\d{2})")
 
 AUTH_HELP = (
     "the API refused the key ({status}). Check that api_key is a Claude Enterprise "
     "Analytics key (sk-ant-api01-..., created by a Primary Owner at claude.ai > Analytics "
-    "> API keys) with the read:analytics scope, that the organization's Analytics API "
-    "access toggle is on, and that it is not an Admin key (sk-ant-admin01-...), which "
-    "this API does not accept."
+    "> API keys) with the read:analytics scope, and that the organization's Analytics API "
+    "access toggle is on. An Admin key (sk-ant-admin01-...) is accepted only by the "
+    "/usage and /cost endpoints, not by the other analytics endpoints."
 )
 
 
@@ -92,6 +93,16 @@ class TLSVerificationError(FatalAPIError):
 
 class InsecureURLError(FatalAPIError):
     """``api_url`` is plain http to a host other than loopback: nothing is sent."""
+
+
+NOT_RETRIED_HELP = (
+    ". The API marked this answer x-should-retry: false, so it was not retried. "
+    "Re-run later; if it persists, report it to Anthropic support with the request id"
+)
+
+
+class NotRetriedError(FatalAPIError):
+    """An answer the tap would retry, but the API said not to (``x-should-retry: false``)."""
 
 
 class InvalidResponseError(RetriableAPIError):

@@ -9,12 +9,14 @@ import time
 from typing import Any
 
 import click
+import requests
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.capabilities import TapCapabilities
 
+from tap_claude_enterprise import first_contact, transport
 from tap_claude_enterprise.client import USER_AGENT, AnalyticsStream
 from tap_claude_enterprise.errors import BadRequestError, DateNotAvailableError, redact
 from tap_claude_enterprise.redaction import install_secret_filter
@@ -63,6 +65,7 @@ class TapClaudeEnterprise(Tap):
         th.Property(
             "start_date",
             th.DateType(nullable=True),
+            default=API_FLOOR.isoformat(),  # one truth for --about, the README and the code
             title="Start date",
             description=(
                 "First UTC day (YYYY-MM-DD) to sync when there is no saved state. Default: "
@@ -196,12 +199,16 @@ class TapClaudeEnterprise(Tap):
                 validate_group_by(self.config.get(setting, ["product", "model"]), cost=cost)
             except ValueError as exc:
                 errors.append(str(exc))
+        days = {}
         for setting in ("start_date", "end_date"):
             value = self.config.get(setting)
             try:
-                parse_day(value)
+                days[setting] = parse_day(value)
             except (TypeError, ValueError):
                 errors.append(f"{setting} must be a day in YYYY-MM-DD form")
+        start, end = days.get("start_date"), days.get("end_date")
+        if start is not None and end is not None and end < start:
+            errors.append("end_date is before start_date: nothing could be synced")
         errors = [redact(str(e)) for e in errors]
         if errors and raise_errors:
             summary = "Config validation failed: " + "; ".join(errors)
@@ -261,7 +268,10 @@ class TapClaudeEnterprise(Tap):
         """One cheap authenticated request (no sync): a week-old daily summary.
 
         ``/summaries`` rows hold no personal data, and a day a week back is served by
-        every API version, so the only way this fails is the key or the network.
+        every API version, so the only way this fails is the key or the network. The
+        test has a short retry budget of its own and does not retry a host that cannot
+        be resolved or reached, so it answers within seconds; the reason is one line in
+        ``connection_test_error``.
         """
         stream = self.streams["summaries"]
         assert isinstance(stream, SummariesStream)
@@ -270,18 +280,8 @@ class TapClaudeEnterprise(Tap):
             "starting_date": day.isoformat(),
             "ending_date": (day + dt.timedelta(days=1)).isoformat(),
         }
-        try:
-            next(iter(stream.fetch_pages(context)))
-        except (DateNotAvailableError, BadRequestError) as exc:
-            # A 400 comes after authentication: the key works, the day did not.
-            self.logger.info("The API accepted the key but refused the test day: %s", exc)
-        except (FatalAPIError, RetriableAPIError) as exc:
-            self.connection_test_error = redact(str(exc), limit=600)
-            self.logger.error("Connection test failed: %s", self.connection_test_error)  # noqa: TRY400
-            return False
-        except Exception as exc:
-            self.connection_test_error = redact(f"{type(exc).__name__}: {exc}")
-            self.logger.error("Connection test failed: %s", self.connection_test_error)  # noqa: TRY400
+        self.connection_test_error = _probe(stream, context) or ""
+        if self.connection_test_error:
             return False
         self.logger.info(
             "Connection test passed: the key can read Claude Enterprise analytics (%s).",
@@ -305,8 +305,7 @@ class TapClaudeEnterprise(Tap):
                 validate_config=True,
             )
         except ConfigValidationError as exc:
-            for error in exc.errors:
-                cls.logger.error("Config validation error: %s", error)  # noqa: TRY400
+            cls.logger.error("%s", first_contact.one_line(exc))  # noqa: TRY400
             ctx.exit(1)
         ok = tap.run_connection_test()
         print(
@@ -316,6 +315,89 @@ class TapClaudeEnterprise(Tap):
             file=sys.stderr,
         )
         ctx.exit(0 if ok else 1)
+
+    # --- command line: one line per bad input, no traceback ----------------------
+
+    @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
+        """``--config``: a missing or broken file is one line and exit 1."""
+        for path in value:
+            if path != "ENV":
+                try:
+                    first_contact.read_json_object(path, "config file")
+                except first_contact.UserInputError as exc:
+                    cls.logger.error("%s", exc)  # noqa: TRY400
+                    ctx.exit(1)
+        return super().cb_config(ctx, param, value)
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, with ``--state`` and ``--catalog`` read by the tap itself."""
+        command = super().get_singer_command()
+        for option in command.params:
+            if option.name in {"state", "catalog"}:
+                option.type = click.STRING  # a path: read in ``invoke``, one line if bad
+        return command
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: Any = None,
+        state: str | None = None,
+        catalog: str | None = None,
+    ) -> None:
+        """Run a sync; errors the tap explains end in one line and exit 1, no traceback."""
+        if about:
+            cls.print_about(about_format)
+            sys.exit(0)
+        cls.print_version(print_fn=cls.logger.info)
+        try:
+            state_dict = None
+            if state:
+                state_dict = first_contact.read_json_object(state, "STATE file")
+                first_contact.check_state(state_dict, state)
+            catalog_dict = (
+                first_contact.read_json_object(catalog, "catalog file") if catalog else None
+            )
+            tap = cls(
+                config=config.config if config else {},
+                state=state_dict,
+                catalog=catalog_dict,
+                parse_env_config=config.parse_env if config else False,
+                validate_config=True,
+            )
+            tap.sync_all()
+        except Exception as exc:
+            line = first_contact.one_line(exc)
+            if line is None:
+                raise  # not an error the tap explains: keep the traceback
+            cls.logger.error("%s", line)  # noqa: TRY400
+            sys.exit(1)
+
+
+def _probe(stream: AnalyticsStream, context: dict[str, str]) -> str | None:
+    """One quick request to ``stream``; None if the key works, else the reason (one line).
+
+    A 400 comes after authentication: the key works even if the day was refused.
+    """
+    stream.quick_check = True
+    try:
+        next(iter(stream.fetch_pages(context)), None)
+    except (DateNotAvailableError, BadRequestError) as exc:
+        stream.logger.info("The API accepted the key but refused the test day: %s", exc)
+    except (FatalAPIError, RetriableAPIError) as exc:
+        return redact(str(exc), limit=2000)
+    except requests.RequestException as exc:
+        cause = transport.network_cause(exc)
+        return cause or redact(f"{type(exc).__name__}: {exc}", limit=2000)
+    except Exception as exc:  # the verdict names anything unexpected
+        return redact(f"{type(exc).__name__}: {exc}", limit=2000)
+    finally:
+        stream.quick_check = False
+    return None
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ window, so the test takes one minute instead of six).
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -143,7 +144,7 @@ def test_a_429_shrinks_the_allowance_once_per_burst_and_paces_requests():
         limiter.acquire()
         sent.append(clock.now)
     assert sent[0] - 1000.0 == pytest.approx(60 + WINDOW_MARGIN_SECONDS)
-    gaps = [b - a for a, b in zip(sent, sent[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
     # One window passed without a 429 meanwhile, so the allowance is 16 by now.
     assert limiter.allowed == 16
     assert min(gaps) == pytest.approx((60 + WINDOW_MARGIN_SECONDS) / 16)
