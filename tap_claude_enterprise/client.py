@@ -35,7 +35,7 @@ from singer_sdk.helpers.types import Context
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from tap_claude_enterprise import schemas, transport
+from tap_claude_enterprise import capture, schemas, transport
 from tap_claude_enterprise.conformance import RecordPlan
 from tap_claude_enterprise.errors import (
     AUTH_HELP,
@@ -170,8 +170,11 @@ class AnalyticsStream(RESTStream[str]):
         """
         session = super().requests_session
         session.verify = _ca_bundle() or True
-        if transport.remember_response not in session.hooks["response"]:
-            session.hooks["response"].append(transport.remember_response)
+        hooks = session.hooks["response"]
+        if transport.remember_response not in hooks:
+            hooks.append(transport.remember_response)
+            if self.config.get("capture_dir"):
+                hooks.append(capture.shared_writer(self.config["capture_dir"]).hook)
         return session
 
     @property
@@ -593,6 +596,7 @@ def _public_params(response: requests.Response) -> str:
     request = response.request
     url = request.url if request is not None and request.url else ""
     query = url.split("?", 1)[1] if "?" in url else ""
+    query = query.removeprefix("beta=true&")  # the SDK's flag: not a parameter to check
     return redact(requests.utils.unquote(query), limit=400) or "none"
 
 

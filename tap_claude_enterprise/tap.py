@@ -179,6 +179,16 @@ class TapClaudeEnterprise(Tap):
             title="Read timeout (seconds)",
             description="Give up on a response that sends nothing for this long (then retry).",
         ),
+        th.Property(
+            "capture_dir",
+            th.StringType(nullable=True),
+            title="Capture directory",
+            description=(
+                "Write every raw API answer (status, the headers the tap reads, body) to "
+                "this directory, one JSON file each, with the key removed and e-mail "
+                "addresses pseudonymized: to report an API surprise. Default: off."
+            ),
+        ),
     ).to_dict()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -374,6 +384,7 @@ class TapClaudeEnterprise(Tap):
             line = first_contact.one_line(exc)
             if line is None:
                 raise  # not an error the tap explains: keep the traceback
+            cls.logger.debug("Where it failed (LOGLEVEL=DEBUG only):", exc_info=True)
             cls.logger.error("%s", line)  # noqa: TRY400
             sys.exit(1)
 

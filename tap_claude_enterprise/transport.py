@@ -95,9 +95,9 @@ def network_cause(exc: BaseException) -> str | None:
         detail = "the certificate could not be verified" if verify else "the handshake failed"
         return f"TLS with {host} failed: {detail}"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return f"cannot connect to {host}: no answer within connect_timeout_seconds"
+        return f"cannot connect to {host}: timed out after connect_timeout_seconds"
     if isinstance(exc, requests.exceptions.ReadTimeout):
-        return f"{host} sent nothing within read_timeout_seconds"
+        return f"{host} timed out: nothing received within read_timeout_seconds"
     for markers, template in _NETWORK_CAUSES:
         if any(marker in text for marker in markers):
             return template.format(host=host)
@@ -111,7 +111,7 @@ _NETWORK_CAUSES = (
     ),
     (
         ("ConnectTimeoutError",),
-        "cannot connect to {host}: no answer within connect_timeout_seconds",
+        "cannot connect to {host}: timed out after connect_timeout_seconds",
     ),
     (
         ("Connection refused", "ConnectionRefusedError"),

@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-should-retry", action="store_true", help="no x-should-retry header on errors"
     )
+    parser.add_argument(
+        "--replay",
+        metavar="DIR",
+        help="serve the answers the tap captured in DIR (its capture_dir setting)",
+    )
     parser.add_argument("--api-key", default=SANDBOX_API_KEY, help="the key the sandbox accepts")
     return parser
 
@@ -81,9 +86,14 @@ def main(argv: list[str] | None = None) -> int:
         retry_after_on_429=not args.no_retry_after,
         request_ids=not args.no_request_ids,
         should_retry_header=not args.no_should_retry,
+        replay_dir=args.replay,
         org=OrgConfig(seed=args.seed, members=args.members, projects=args.projects),
     )
-    server = SandboxServer(settings, host=args.host, port=args.port)
+    try:
+        server = SandboxServer(settings, host=args.host, port=args.port)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"tap-claude-enterprise-sandbox: {exc}", file=sys.stderr)
+        return 2
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server.start()

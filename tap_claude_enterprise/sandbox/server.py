@@ -40,6 +40,7 @@ from tap_claude_enterprise.sandbox.data import (
     format_micro,
 )
 from tap_claude_enterprise.sandbox.faults import Fault, FaultPlan
+from tap_claude_enterprise.sandbox.replay import Replay
 
 SANDBOX_API_KEY = "sk-ant-api01-sandbox"
 PREFIX = "/v1/organizations/analytics/"
@@ -110,6 +111,8 @@ class SandboxSettings:
     # ``should_retry_overrides`` sets it per status ("true", "false", or "" for none).
     should_retry_header: bool = True
     should_retry_overrides: dict[int, str] = field(default_factory=dict)
+    # Serve a directory the tap wrote with ``capture_dir`` instead of the synthetic org.
+    replay_dir: str | None = None
     org: OrgConfig = field(default_factory=OrgConfig)
 
 
@@ -220,6 +223,7 @@ class SandboxServer:
         self._lock = threading.Lock()
         self.other_consumer = {"accepted": 0, "refused": 0}
         self._other_next = self._other_start()
+        self.replay = Replay(self.settings.replay_dir) if self.settings.replay_dir else None
         # Separate caches, so a run of per-day pages never evicts report windows: a few
         # windows per stream are in flight at once (the tap's concurrency), and a
         # benchmark may build every window of a backfill before timing it.
@@ -817,6 +821,9 @@ class _Handler(BaseHTTPRequestHandler):
                 headers={"retry-after": retry_after} if sandbox.settings.retry_after_on_429 else {},
             )  # fmt: skip
             return
+        if sandbox.replay is not None:
+            self._replay(entry, endpoint, params)
+            return
         for fault in faults:
             if self._pre_fault(fault, endpoint, entry):
                 return
@@ -833,6 +840,24 @@ class _Handler(BaseHTTPRequestHandler):
         self._latency(entry["rows"])
         payload = json.dumps(body, separators=(",", ":")).encode()
         self._send_payload(200, payload, faults)
+
+    def _replay(self, entry: dict, endpoint: str, params: dict[str, list[str]]) -> None:
+        """Answer from the capture being replayed, exactly as captured."""
+        assert self.sandbox.replay is not None
+        answer = self.sandbox.replay.answer(endpoint, params)
+        if answer is None:
+            entry["status"] = 404
+            self._send_error(
+                404, "not_found_error", "sandbox replay: the capture has no answer for this request"
+            )
+            return
+        entry["status"] = answer.status
+        headers = dict(answer.headers)
+        content_type = headers.pop("content-type", "application/json")
+        self._answer_id = headers.pop("request-id", "")
+        self._send_payload(
+            answer.status, answer.body, [], content_type=content_type, headers=headers
+        )
 
     def _latency(self, rows: int) -> None:
         s = self.sandbox.settings
