@@ -15,6 +15,7 @@ reads, and the body exactly as received except that
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import itertools
@@ -67,6 +68,8 @@ class CaptureWriter:
         body = self.redact(response.content or b"")
         record = {
             "format": FORMAT_VERSION,
+            # Report windows end at "now": a replay pins the clock to this moment.
+            "captured_at": dt.datetime.now(tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "request": {
                 "method": response.request.method if response.request is not None else "GET",
                 "path": parts.path,

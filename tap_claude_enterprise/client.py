@@ -90,6 +90,7 @@ RUN_AHEAD_BYTES = 16 * 2**20
 QUICK_RETRY_SECONDS = 10.0
 QUICK_CONNECT_SECONDS = 5.0
 QUICK_READ_SECONDS = 20.0
+_HOOKS_LOCK = threading.Lock()
 # How often one chain (a day or window) is restarted after its cursor expired.
 MAX_CHAIN_RESTARTS = 3
 # At most one progress line per stream in this many seconds.
@@ -170,11 +171,12 @@ class AnalyticsStream(RESTStream[str]):
         """
         session = super().requests_session
         session.verify = _ca_bundle() or True
-        hooks = session.hooks["response"]
-        if transport.remember_response not in hooks:
-            hooks.append(transport.remember_response)
-            if self.config.get("capture_dir"):
-                hooks.append(capture.shared_writer(self.config["capture_dir"]).hook)
+        with _HOOKS_LOCK:  # chains share the session: every request must see both hooks
+            hooks = session.hooks["response"]
+            if transport.remember_response not in hooks:
+                if self.config.get("capture_dir"):
+                    hooks.append(capture.shared_writer(self.config["capture_dir"]).hook)
+                hooks.append(transport.remember_response)
         return session
 
     @property
