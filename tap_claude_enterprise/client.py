@@ -210,7 +210,7 @@ class AnalyticsStream(RESTStream[str]):
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         """Build one page's request: the chain's query plus the cursor, if any."""
         url = self.get_url(page.stream_context)
-        _require_tls(url)
+        require_tls(url)
         # The official SDK's path carries ``?beta=true`` first; the API ignores it elsewhere.
         params = {"beta": "true", **self.request_params(page.stream_context)}
         if page.next_page_token:
@@ -614,7 +614,7 @@ def _verified(
         raise
 
 
-def _require_tls(url: str) -> None:
+def require_tls(url: str) -> None:
     """Refuse plain http anywhere but loopback, before a connection is opened."""
     parts = urlsplit(url)
     if parts.scheme == "https":

@@ -17,7 +17,7 @@ from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, Retriabl
 from singer_sdk.helpers.capabilities import TapCapabilities
 
 from tap_claude_enterprise import first_contact, transport
-from tap_claude_enterprise.client import USER_AGENT, AnalyticsStream
+from tap_claude_enterprise.client import USER_AGENT, AnalyticsStream, require_tls
 from tap_claude_enterprise.errors import BadRequestError, DateNotAvailableError, redact
 from tap_claude_enterprise.redaction import install_secret_filter
 from tap_claude_enterprise.streams import STREAM_TYPES
@@ -379,6 +379,8 @@ class TapClaudeEnterprise(Tap):
                 parse_env_config=config.parse_env if config else False,
                 validate_config=True,
             )
+            # A bad api_url is refused before any stream starts (and any SCHEMA is written).
+            require_tls(tap.config.get("api_url", "https://api.anthropic.com"))
             tap.sync_all()
         except Exception as exc:
             line = first_contact.one_line(exc)
