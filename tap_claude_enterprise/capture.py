@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
+from tap_claude_enterprise.first_contact import UserInputError
 from tap_claude_enterprise.redaction import redact_secrets
 
 # The headers the tap reads; nothing else of the answer is kept.
@@ -126,5 +127,10 @@ def shared_writer(directory: str) -> CaptureWriter:
     with _writers_lock:
         writer = _writers.get(key)
         if writer is None:
-            writer = _writers[key] = CaptureWriter(Path(key))
+            try:
+                writer = _writers[key] = CaptureWriter(Path(key))
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+                msg = f"capture_dir {directory}: cannot be used ({reason})."
+                raise UserInputError(msg) from None
         return writer
