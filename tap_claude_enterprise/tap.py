@@ -15,6 +15,7 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.capabilities import TapCapabilities
 
+from tap_claude_enterprise.availability import EndpointAccess
 from tap_claude_enterprise.client import USER_AGENT, AnalyticsStream
 from tap_claude_enterprise.errors import BadRequestError, DateNotAvailableError, redact
 from tap_claude_enterprise.redaction import install_secret_filter
@@ -179,7 +180,10 @@ class TapClaudeEnterprise(Tap):
     ).to_dict()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # The newest day /summaries served in this run: a hint for how far the other
+        # endpoints can be fetched in parallel, never a limit (availability.py).
         self.latest_available_day: dt.date | None = None
+        self.endpoint_access = EndpointAccess()
         self.summaries_span: int | None = None
         self.connection_test_error = ""
         self._lock = threading.Lock()
@@ -219,7 +223,7 @@ class TapClaudeEnterprise(Tap):
         return sorted(streams, key=lambda s: order.get(s.name, len(order)))  # type: ignore[return-value]
 
     def learn_latest_available_day(self, day: dt.date | None) -> None:
-        """Remember the newest day the API serves, for every stream of this run."""
+        """Remember the newest day /summaries served (a hint for the other streams)."""
         if day is None:
             return
         with self._lock:
@@ -233,6 +237,7 @@ class TapClaudeEnterprise(Tap):
         self._started = time.monotonic()
         try:
             super().sync_all()
+            self.endpoint_access.raise_if_key_refused()
         finally:
             self._log_summary()
 
@@ -250,6 +255,8 @@ class TapClaudeEnterprise(Tap):
                 stats["retries"],
                 stats["seconds"],
             )
+        for refusal in self.endpoint_access.refused.values():
+            self.logger.warning("Summary %s: skipped: %s", refusal.stream, refusal.describe())
         total = sum(
             s.stats["requests"] for s in self.streams.values() if isinstance(s, AnalyticsStream)
         )
