@@ -23,7 +23,7 @@ from tap_claude_enterprise.errors import AuthenticationError, BadRequestError
 from tap_claude_enterprise.sandbox import Fault, SandboxServer
 from tap_claude_enterprise.sandbox.surprises import NOT_AVAILABLE_WORDINGS, RENAMED_FROM
 from tap_claude_enterprise.streams import reports as report_streams
-from tests.helpers import TapRun, pin_watermark, run_tap, tap_config
+from tests.helpers import TapRun, expected_engagement_keys, pin_watermark, run_tap, tap_config
 
 UTC = dt.timezone.utc
 ENGAGEMENT = ("user_activity", "chat_projects", "skills", "connectors", "plugins", "artifacts")
@@ -427,3 +427,65 @@ def test_not_available_is_decided_by_the_days_asked_for_not_the_words():
     assert latest_day_named(named, url, day) == dt.date(2026, 11, 27)
     assert latest_day_named("2026-11-29 is too recent", url, day) is None
     assert latest_day_named("The requested date is too recent.", url, day) is None
+
+
+# --- all at once: a backfill against an API full of surprises ---------------------------
+
+
+def test_a_backfill_with_many_surprises_lands_every_available_row_once(org):
+    latest = org.latest_day()
+    first = latest - dt.timedelta(days=44)  # two report windows
+    config = tap_config(org, start_date=first.isoformat())  # open-ended, as nightly runs
+    baseline = run_tap(config)
+    org.reset()
+    lag = 3
+    org.add_faults(
+        Fault("lag", endpoint="skills", days=lag, message=NOT_AVAILABLE_WORDINGS[3], times=-1),
+        Fault("missing_endpoint", endpoint="plugins", times=-1),
+        Fault("unknown_fields", endpoint="apps/chat/projects", times=-1),
+        Fault("unknown_fields", endpoint="user_usage_report", times=-1),
+        Fault("integral_floats", endpoint="users", times=-1),
+        Fault("integral_floats", endpoint="usage_report", times=-1),
+        Fault("null_metrics", endpoint="connectors", times=-1),
+        Fault("cut_at_today", times=-1),
+    )
+
+    run = run_tap(config)
+
+    assert run.error is None
+    assert_records_match_schema(run)
+    # The skipped stream is named, once, and in the summary.
+    assert not run.records["plugins"]
+    assert sum(line.startswith("plugins: skipped") for line in run.log.splitlines()) == 1
+    assert "Summary plugins: skipped: /plugins answered 404" in run.log
+    # New fields are named and kept.
+    for stream in ("chat_projects", "user_usage_report"):
+        assert any(
+            line.startswith(f"{stream}: the API sent fields") and "sandbox_new_block" in line
+            for line in run.log.splitlines()
+        ), stream
+        assert all("sandbox_new_block" in r[EXTRA_FIELDS] for r in run.records[stream])
+        assert without_extras(run.records[stream]) == baseline.records[stream], stream
+    # Every other stream is exactly what the sandbox serves.
+    for stream in ("summaries", "user_activity", "artifacts", "usage_report", "cost_report",
+                   "user_cost_report"):  # fmt: skip
+        assert run.records[stream] == baseline.records[stream], stream
+    for stream in ("user_activity", "artifacts"):
+        want = expected_engagement_keys(org, stream, first, latest)
+        assert Counter(keys_of(run, stream)) == Counter(want), stream
+    assert keys_of(run, "connectors") == keys_of(baseline, "connectors")
+    skills_last = (today() - dt.timedelta(days=lag)).isoformat()
+    assert run.records["skills"] == [
+        r for r in baseline.records["skills"] if r["date"] <= skills_last
+    ]
+    assert run.bookmark("skills") == skills_last
+    assert run.bookmark("user_activity") == latest.isoformat()
+
+    # The next run, from the final STATE, once the API caught up: nothing is lost.
+    org.reset()
+    second = run_tap(config, state=run.final_state)
+    assert second.error is None
+    for stream in baseline.records:
+        landed = set(keys_of(run, stream)) | set(keys_of(second, stream))
+        assert landed == set(keys_of(baseline, stream)), stream
+    assert second.bookmark("skills") == latest.isoformat()
