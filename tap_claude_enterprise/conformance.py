@@ -168,29 +168,44 @@ class RecordFitter:
         extras: dict[str, Any],
         unfit: list[str],
     ) -> None:
-        kinds = shape.kinds
-        for name in list(node):
+        kinds, children = shape.kinds, shape.children
+        odd: list[str] | None = None
+        # The common cases first, with no call: this runs for every field of every record.
+        for name, value in node.items():
+            kind = kinds.get(name)
+            vtype = type(value)
+            if kind == _INTEGER:
+                if vtype is int and INT_MIN <= value <= INT_MAX:
+                    continue
+            elif kind == _STRING:
+                if vtype is str:
+                    continue
+            elif kind == _OBJECT:
+                if vtype is dict:
+                    child = children.get(name)
+                    if child is not None:
+                        self._fit(child, value, f"{prefix}{name}.", extras, unfit)
+                    continue
+            elif kind == _ANY:
+                continue
+            if value is None and kind is not None:
+                continue
+            if odd is None:
+                odd = []
+            odd.append(name)
+        if odd is None:
+            return
+        for name in odd:
             kind = kinds.get(name)
             if kind is None:
                 if not (prefix == "" and name == EXTRA_FIELDS):
                     extras[prefix + name] = node.pop(name)
                 continue
             value = node[name]
-            if value is None or kind == _ANY:
+            ok, fitted = (False, value) if kind == _OBJECT else _fits(kind, value)
+            if ok:
+                node[name] = fitted
                 continue
-            if kind == _OBJECT:
-                if type(value) is dict:
-                    child = shape.children.get(name)
-                    if child is not None:
-                        self._fit(child, value, f"{prefix}{name}.", extras, unfit)
-                    continue
-                ok = False
-            else:
-                ok, fitted = _fits(kind, value)
-                if ok:
-                    if fitted is not value:
-                        node[name] = fitted
-                    continue
             extras[prefix + name] = value
             unfit.append(prefix + name)
             node[name] = None
