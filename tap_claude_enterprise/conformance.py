@@ -16,6 +16,7 @@ drop unknown fields) finds nothing to drop and the fast path stays exact.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from decimal import Decimal
@@ -147,7 +148,8 @@ class RecordFitter:
         self.shape = _Shape(schema)
         self.stream = stream
         self.logger = logger
-        self._reported: set[str] = set()
+        self.reported: set[str] = set()  # paths already named in a log line
+        self._warned: set[str] = set()  # "u": unknown fields, "m": mistyped values
         self._lock = threading.Lock()
 
     def fit(self, record: dict[str, Any]) -> dict[str, Any]:
@@ -211,28 +213,37 @@ class RecordFitter:
             node[name] = None
 
     def _report(self, extras: dict[str, Any], unfit: list[str]) -> None:
-        new = [path for path in extras if path not in self._reported]
+        """Name new paths: a WARNING the first time per kind, INFO after that.
+
+        The run summary lists every path again (``tap.py``), so a stream warns at most
+        twice however many fields appear over a backfill.
+        """
+        new = [path for path in extras if path not in self.reported]
         if not new:
             return
         with self._lock:
-            new = [path for path in new if path not in self._reported]
-            self._reported.update(new)
-        unknown = [p for p in new if p not in unfit]
-        mistyped = [p for p in new if p in unfit]
+            new = [path for path in new if path not in self.reported]
+            self.reported.update(new)
+            unknown = sorted(p for p in new if p not in unfit)
+            mistyped = sorted(p for p in new if p in unfit)
+            warned = set(self._warned)
+            self._warned.update(k for k, paths in (("u", unknown), ("m", mistyped)) if paths)
         if unknown:
-            self.logger.warning(
+            self.logger.log(
+                logging.INFO if "u" in warned else logging.WARNING,
                 "%s: the API sent fields this tap's schema does not have: %s. They are "
                 "kept in the %s column (JSON keyed by field path); a newer tap version "
                 "may give them columns of their own.",
                 self.stream,
-                ", ".join(sorted(unknown)),
+                ", ".join(unknown),
                 EXTRA_FIELDS,
             )
         if mistyped:
-            self.logger.warning(
+            self.logger.log(
+                logging.INFO if "m" in warned else logging.WARNING,
                 "%s: values that do not fit their declared type: %s. Their columns are "
                 "null in those records and the values are kept unchanged in %s.",
                 self.stream,
-                ", ".join(sorted(mistyped)),
+                ", ".join(mistyped),
                 EXTRA_FIELDS,
             )

@@ -17,6 +17,7 @@ from singer_sdk.helpers.capabilities import TapCapabilities
 
 from tap_claude_enterprise.availability import EndpointAccess
 from tap_claude_enterprise.client import USER_AGENT, AnalyticsStream
+from tap_claude_enterprise.conformance import EXTRA_FIELDS
 from tap_claude_enterprise.errors import BadRequestError, DateNotAvailableError, redact
 from tap_claude_enterprise.redaction import install_secret_filter
 from tap_claude_enterprise.streams import STREAM_TYPES
@@ -255,6 +256,15 @@ class TapClaudeEnterprise(Tap):
                 stats["retries"],
                 stats["seconds"],
             )
+        for stream in self.streams.values():
+            fitter = stream.__dict__.get("fitter")  # set once a stream fitted a record
+            if fitter is not None and fitter.reported:
+                self.logger.warning(
+                    "Summary %s: fields kept in %s: %s",
+                    stream.name,
+                    EXTRA_FIELDS,
+                    ", ".join(sorted(fitter.reported)),
+                )
         for refusal in self.endpoint_access.refused.values():
             self.logger.warning("Summary %s: skipped: %s", refusal.stream, refusal.describe())
         total = sum(
