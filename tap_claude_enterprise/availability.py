@@ -111,10 +111,15 @@ def requested_days(url: str, today: dt.date) -> tuple[dt.date | None, dt.date | 
     return None, None
 
 
+def first_recent_day(today: dt.date) -> dt.date:
+    """The oldest day a refusal counts as "not available yet" for."""
+    return today - dt.timedelta(days=RECENT_DAYS)
+
+
 def reaches_recent_days(url: str, today: dt.date) -> bool:
     """Whether a request asks for a day in the last ``RECENT_DAYS`` days (or later)."""
     _, last = requested_days(url, today)
-    return last is not None and last >= today - dt.timedelta(days=RECENT_DAYS)
+    return last is not None and last >= first_recent_day(today)
 
 
 def latest_day_named(message: str, url: str, today: dt.date) -> dt.date | None:

@@ -133,6 +133,38 @@ def test_a_400_for_an_older_day_stays_an_error_with_the_api_message(org):
     assert "odd thing" in str(run.error)
 
 
+def test_a_bad_request_for_recent_days_only_is_still_an_error(org):
+    # A nightly run re-reads only recent days; a 400 about the request itself (not the
+    # day) must not pass for "not available yet" night after night.
+    message = "limit must be at most 500"
+    org.add_faults(Fault("status", status=400, endpoint="users", message=message, times=-1))
+    org.add_faults(Fault("status", status=400, endpoint="usage_report", message=message, times=-1))
+    users = run_tap(open_config(org, days_back=2), select={"user_activity"}, raise_errors=False)
+    report = run_tap(open_config(org, days_back=20), select={"usage_report"}, raise_errors=False)
+    recent = run_tap(open_config(org, days_back=2), select={"usage_report"}, raise_errors=False)
+
+    for run in (users, report, recent):
+        assert isinstance(run.error, BadRequestError)
+        assert message in str(run.error)
+    assert "not its publication lag" in str(users.error)
+
+
+def test_a_first_day_not_served_yet_costs_one_check_and_ends_cleanly(make_sandbox):
+    org = make_sandbox(members=4, lag_days=3)
+    latest = org.latest_day()
+    state = {"bookmarks": {"skills": {"replication_key": "date",
+                                      "replication_key_value": latest.isoformat()}}}  # fmt: skip
+    config = open_config(org, engagement_lookback_days=0, max_concurrent_requests=1)
+
+    run = run_tap(config, state=state, select={"skills"})
+
+    assert run.error is None
+    assert run.bookmark("skills") == latest.isoformat()
+    asked = [(e["params"]["date"][0], e["status"]) for e in org.requests_for("skills")]
+    older = (today() - dt.timedelta(days=8)).isoformat()
+    assert asked == [((latest + dt.timedelta(days=1)).isoformat(), 400), (older, 200)]
+
+
 def test_per_endpoint_lag_of_summaries_never_caps_the_daily_streams(org):
     org.add_faults(Fault("lag", endpoint="summaries", days=3, times=-1))
 

@@ -20,11 +20,12 @@ from typing import Any, ClassVar
 
 from singer_sdk.helpers.types import Context
 
-from tap_claude_enterprise.availability import DayLimit, log_not_available
+from tap_claude_enterprise.availability import DayLimit, first_recent_day, log_not_available
 from tap_claude_enterprise.client import AnalyticsStream
 from tap_claude_enterprise.conformance import RecordFitter
 from tap_claude_enterprise.errors import BadRequestError, DateNotAvailableError
 from tap_claude_enterprise.windows import (
+    API_FLOOR,
     SUMMARIES_FALLBACK_SPAN_DAYS,
     SUMMARIES_MAX_SPAN_DAYS,
     DayRange,
@@ -129,10 +130,28 @@ class DailyStream(EngagementStream):
                     self.stats["records"] += len(records)
                     yield from records
             except DateNotAvailableError as exc:
+                if index == 1:
+                    self._check_not_a_lag(exc)
                 log_not_available(self.logger, self.name, str(day), exc.latest_day, str(exc))
                 return
             self.commit_bookmark(day.isoformat())
             self.log_progress(f"day {day}", index, len(days))
+
+    def _check_not_a_lag(self, refusal: DateNotAvailableError) -> None:
+        """The run's first day was refused: tell the API's lag from a bad request.
+
+        The same request for a day older than a week is asked once; if the API refuses
+        that too, the 400 was about the request, not the day, and stays an error. A
+        run whose first day is served (the usual lookback) never spends this request.
+        """
+        older = first_recent_day(utc_now().date()) - dt.timedelta(days=1)
+        if older < API_FLOOR:
+            return
+        try:
+            next(iter(self.fetch_pages({"date": older.isoformat()})), None)
+        except BadRequestError as exc:
+            msg = f"{exc} (the API refused an older day too, so this is not its publication lag)"
+            raise BadRequestError(msg) from refusal
 
 
 class UserActivityStream(DailyStream):

@@ -31,6 +31,7 @@ from singer_sdk.helpers.types import Context
 
 from tap_claude_enterprise.availability import (
     REPORT_EDGE_DAYS,
+    first_recent_day,
     log_not_available,
     near_report_age_limit,
 )
@@ -259,7 +260,7 @@ class ReportStream(AnalyticsStream):
                 try:
                     refreshed = yield from self._read(pages)
                 except DateNotAvailableError as exc:
-                    yield from self._shortened(window, exc, bookmark)
+                    yield from self._shortened(window, exc, bookmark, first=index == 1)
                     return None
                 except BadRequestError:
                     if index == 1 and near_report_age_limit(window.start, utc_now()):
@@ -301,14 +302,28 @@ class ReportStream(AnalyticsStream):
         return bookmark
 
     def _shortened(
-        self, window: TimeWindow, exc: DateNotAvailableError, bookmark: dt.datetime | None
+        self,
+        window: TimeWindow,
+        exc: DateNotAvailableError,
+        bookmark: dt.datetime | None,
+        *,
+        first: bool,
     ) -> Iterator[dict[str, Any]]:
-        """After "not available yet": read the window up to the day the API named, if any."""
+        """After "not available yet": read the window up to the day the API named.
+
+        Without a day named, the part of the window older than a week is read: the API
+        serves that in any case, so a refusal there is about the request and stays an
+        error (with the API's message) instead of silently ending the stream. A run
+        whose only window is that recent checks the day before it once, likewise.
+        """
         what = f"the window {format_timestamp(window.start)}..{format_timestamp(window.end)}"
+        if exc.latest_day is not None:
+            end = day_start(exc.latest_day + dt.timedelta(days=1))
+        else:
+            end = day_start(first_recent_day(utc_now().date()))
+            if first and window.start >= end:
+                self._check_not_a_lag(TimeWindow(end - dt.timedelta(days=1), end), exc)
         log_not_available(self.logger, self.name, what, exc.latest_day, str(exc))
-        if exc.latest_day is None:
-            return
-        end = day_start(exc.latest_day + dt.timedelta(days=1))
         if not window.start < end < window.end:
             return
         shorter = TimeWindow(window.start, end)
@@ -318,6 +333,19 @@ class ReportStream(AnalyticsStream):
             log_not_available(self.logger, self.name, "a shorter window", None, str(again))
             return
         self._commit(shorter, refreshed, bookmark)
+
+
+    def _check_not_a_lag(self, older: TimeWindow, refusal: DateNotAvailableError) -> None:
+        """Ask for ``older`` once: if the API refuses it too, the 400 is about the request."""
+        context = {
+            "starting_at": format_timestamp(older.start),
+            "ending_at": format_timestamp(older.end),
+        }
+        try:
+            next(iter(self.fetch_pages(context)), None)
+        except BadRequestError as exc:
+            msg = f"{exc} (the API refused an older day too, so this is not its publication lag)"
+            raise BadRequestError(msg) from refusal
 
 
 class BucketedReportStream(ReportStream):
