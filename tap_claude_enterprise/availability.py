@@ -225,8 +225,12 @@ def skipped_when_refused(stream: AnalyticsStream) -> Iterator[None]:
         yield
     except EndpointRefusedError as exc:
         refusal = Refusal(stream.name, exc.endpoint, exc.status, exc.api_message)
-        stream.tap.endpoint_access.refuse(refusal)
-        stream.logger.warning(
+        access = stream.tap.endpoint_access
+        access.refuse(refusal)
+        # Until another endpoint accepts the key, a 404 may just as well mean a wrong
+        # key (then the run fails at the end): no warning that would mislead.
+        stream.logger.log(
+            logging.WARNING if access.accepted else logging.INFO,
             "%s: skipped: %s. The other streams go on; the run summary lists it.",
             stream.name,
             refusal.describe(),

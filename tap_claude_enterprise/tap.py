@@ -265,7 +265,8 @@ class TapClaudeEnterprise(Tap):
                     EXTRA_FIELDS,
                     ", ".join(sorted(fitter.reported)),
                 )
-        for refusal in self.endpoint_access.refused.values():
+        refused = self.endpoint_access.refused.values() if self.endpoint_access.accepted else ()
+        for refusal in refused:
             self.logger.warning("Summary %s: skipped: %s", refusal.stream, refusal.describe())
         total = sum(
             s.stats["requests"] for s in self.streams.values() if isinstance(s, AnalyticsStream)
