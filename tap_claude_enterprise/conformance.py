@@ -20,6 +20,7 @@ import logging
 import math
 import threading
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from singer_sdk.helpers._typing import (
@@ -247,3 +248,20 @@ class RecordFitter:
                 ", ".join(mistyped),
                 EXTRA_FIELDS,
             )
+
+
+class FitsRecords:
+    """Mixin for a stream: ``self.fitter.fit(record)`` before a record is yielded.
+
+    Every stream family uses it, so a new stream gets the same guarantees by calling
+    ``fit`` on its records (the run summary finds ``fitter`` by name).
+    """
+
+    schema: dict[str, Any]
+    name: str
+    logger: Any
+
+    @cached_property
+    def fitter(self) -> RecordFitter:
+        """Fits records to the schema this stream sends."""
+        return RecordFitter(self.schema, self.name, self.logger)

@@ -22,7 +22,7 @@ from singer_sdk.helpers.types import Context
 
 from tap_claude_enterprise.availability import DayLimit, first_recent_day, log_not_available
 from tap_claude_enterprise.client import AnalyticsStream
-from tap_claude_enterprise.conformance import RecordFitter
+from tap_claude_enterprise.conformance import FitsRecords
 from tap_claude_enterprise.errors import BadRequestError, DateNotAvailableError
 from tap_claude_enterprise.windows import (
     API_FLOOR,
@@ -40,7 +40,7 @@ from tap_claude_enterprise.windows import (
 MAX_PAGE_SIZE = 1000
 
 
-class EngagementStream(AnalyticsStream):
+class EngagementStream(FitsRecords, AnalyticsStream):
     """Shared day-walking logic of the engagement endpoints."""
 
     replication_key = "date"
@@ -59,11 +59,6 @@ class EngagementStream(AnalyticsStream):
             today=utc_now().date(),
         )
         return first, last
-
-    @cached_property
-    def fitter(self) -> RecordFitter:
-        """Fits records to the schema this stream sends (``conformance.py``)."""
-        return RecordFitter(self.schema, self.name, self.logger)
 
     def to_record(self, row: dict[str, Any], day: dt.date) -> dict[str, Any]:
         """The API row plus its ``date``; money strings become exact decimals."""

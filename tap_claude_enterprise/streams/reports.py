@@ -36,7 +36,7 @@ from tap_claude_enterprise.availability import (
     near_report_age_limit,
 )
 from tap_claude_enterprise.client import AnalyticsStream
-from tap_claude_enterprise.conformance import RecordFitter
+from tap_claude_enterprise.conformance import FitsRecords
 from tap_claude_enterprise.errors import BadRequestError, DateNotAvailableError
 from tap_claude_enterprise.windows import (
     MAX_BUCKETS_PER_PAGE,
@@ -100,7 +100,7 @@ def cents_to_usd(cents: Decimal) -> Decimal:
     return cents.scaleb(-2)
 
 
-class ReportStream(AnalyticsStream):
+class ReportStream(FitsRecords, AnalyticsStream):
     """Shared window walking, paging and record shaping of the four reports."""
 
     replication_key = "starting_at"
@@ -168,11 +168,6 @@ class ReportStream(AnalyticsStream):
         )
 
     # --- records ------------------------------------------------------------------
-
-    @cached_property
-    def fitter(self) -> RecordFitter:
-        """Fits records to the schema this stream sends (``conformance.py``)."""
-        return RecordFitter(self.schema, self.name, self.logger)
 
     def shape(
         self, row: dict[str, Any], envelope: dict[str, Any], window: TimeWindow
