@@ -305,8 +305,17 @@ class SummariesStream(EngagementStream):
                 continue
             newest = None
             for row in rows:
-                day = parse_day(row.get("starting_at"))
-                if day is None or day < window.first or day > last:
+                # Rows name their day in starting_at (some shapes: date); a row naming
+                # none cannot be keyed, and is reported instead of dropped silently.
+                day = parse_day(row.get("starting_at") or row.get("date"))
+                if day is None:
+                    self.logger.warning(
+                        "%s: a row without starting_at or date was left out (fields: %s)",
+                        self.name,
+                        ", ".join(sorted(row)),
+                    )
+                    continue
+                if day < window.first or day > last:
                     continue
                 newest = day if newest is None or day > newest else newest
                 self.stats["records"] += 1
