@@ -36,6 +36,11 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_claude_enterprise import capture, schemas, transport
+from tap_claude_enterprise.availability import (
+    not_available_error,
+    refusal_error,
+    skipped_when_refused,
+)
 from tap_claude_enterprise.conformance import RecordPlan
 from tap_claude_enterprise.errors import (
     AUTH_HELP,
@@ -46,15 +51,12 @@ from tap_claude_enterprise.errors import (
     AuthenticationError,
     BadRequestError,
     CursorExpiredError,
-    DateNotAvailableError,
     InsecureURLError,
     InvalidResponseError,
     NotRetriedError,
     RedirectError,
     TLSVerificationError,
     is_cursor_message,
-    is_not_available_message,
-    latest_day_from_message,
     redact,
 )
 from tap_claude_enterprise.pagination import CursorPaginator
@@ -343,20 +345,26 @@ class AnalyticsStream(RESTStream[str]):
             raise RetriableAPIError(self.response_error_message(response), response)
         if 300 <= status < 400:
             raise RedirectError(REDIRECT_HELP.format(status=status))
-        if status in {401, 403, 404}:
+        if status == 401:
             raise AuthenticationError(AUTH_HELP.format(status=status))
+        if status in {403, 404}:
+            raise refusal_error(self.endpoint, status, _api_message(response))
         if 400 <= status < 500:
             message = _api_message(response)
+            self.tap.endpoint_access.accept(self.endpoint)
             if status == 410 or (status == 400 and is_cursor_message(message)):
                 raise CursorExpiredError(
                     f"/{self.endpoint}: the page cursor expired or no longer matches the "
                     f"query ({status}). Re-run the sync: it resumes from the last complete "
                     "day or window."
                 )
-            if status == 400 and is_not_available_message(message):
-                raise DateNotAvailableError(
-                    f"/{self.endpoint}: {redact(message)}", latest_day_from_message(message)
+            if status == 400:
+                # Whatever its wording: a 400 reaching into the last week is "not yet".
+                not_available = not_available_error(
+                    self.endpoint, message, response.request.url or ""
                 )
+                if not_available is not None:
+                    raise not_available
             raise BadRequestError(
                 f"/{self.endpoint} rejected the request ({status}): {redact(message)}. "
                 f"Parameters: {_public_params(response)}"
@@ -364,6 +372,7 @@ class AnalyticsStream(RESTStream[str]):
         if status >= 500:
             raise RetriableAPIError(self.response_error_message(response), response)
         response.parsed_payload = self.parse_payload(response)  # type: ignore[attr-defined]
+        self.tap.endpoint_access.accept(self.endpoint)
 
     def _pause_limiter(self, response: requests.Response) -> None:
         """After a 429, hold every thread of this process for the server's wait."""
@@ -571,7 +580,7 @@ class AnalyticsStream(RESTStream[str]):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The stream's records, timed for the run summary."""
         del context  # no partitions: each stream walks its own days or windows
-        with self.timed():
+        with self.timed(), skipped_when_refused(self):
             yield from self.stream_records()
 
     def stream_records(self) -> Iterable[dict[str, Any]]:

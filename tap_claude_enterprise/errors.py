@@ -14,7 +14,6 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # A key, but not a bare kind prefix such as ``sk-ant-api01-...`` in the help text.
 _KEY = re.compile(r"sk-ant-(?![a-z]+\d*-(?![A-Za-z0-9_]))[A-Za-z0-9_-]+")
-_LATEST_DAY = re.compile(r"most recent available day is (\d{4}-\d{2}-\d{2})")
 
 AUTH_HELP = (
     "the API refused the key ({status}). Check that api_key is a Claude Enterprise "
@@ -32,7 +31,7 @@ def redact(text: str, limit: int = 300) -> str:
 
 
 class AuthenticationError(FatalAPIError):
-    """401/404: the key cannot read analytics. Never retried."""
+    """401, or 403/404 on every endpoint: the key cannot read analytics. Never retried."""
 
 
 class BadRequestError(FatalAPIError):
@@ -40,7 +39,7 @@ class BadRequestError(FatalAPIError):
 
 
 class DateNotAvailableError(FatalAPIError):
-    """400 for a day the API does not serve yet; carries the latest day it named."""
+    """400 for a recent day (``availability.py``); carries the latest day it named."""
 
     def __init__(self, message: str, latest_day: dt.date | None) -> None:
         super().__init__(message)
@@ -107,18 +106,6 @@ class NotRetriedError(FatalAPIError):
 
 class InvalidResponseError(RetriableAPIError):
     """A 200 whose body is not the JSON the endpoint documents (retried)."""
-
-
-def latest_day_from_message(message: str) -> dt.date | None:
-    """The day a "not yet available" error names as the most recent available one."""
-    match = _LATEST_DAY.search(message)
-    return dt.date.fromisoformat(match.group(1)) if match else None
-
-
-def is_not_available_message(message: str) -> bool:
-    """Whether a 400 says the requested date is not available yet."""
-    lowered = message.lower()
-    return "not yet available" in lowered or "most recent available day" in lowered
 
 
 def is_cursor_message(message: str) -> bool:

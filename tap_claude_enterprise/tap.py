@@ -17,7 +17,9 @@ from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, Retriabl
 from singer_sdk.helpers.capabilities import TapCapabilities
 
 from tap_claude_enterprise import first_contact, transport
+from tap_claude_enterprise.availability import EndpointAccess
 from tap_claude_enterprise.client import USER_AGENT, AnalyticsStream, require_tls
+from tap_claude_enterprise.conformance import EXTRA_FIELDS
 from tap_claude_enterprise.errors import BadRequestError, DateNotAvailableError, redact
 from tap_claude_enterprise.redaction import install_secret_filter
 from tap_claude_enterprise.streams import STREAM_TYPES
@@ -192,7 +194,10 @@ class TapClaudeEnterprise(Tap):
     ).to_dict()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # The newest day /summaries served in this run: a hint for how far the other
+        # endpoints can be fetched in parallel, never a limit (availability.py).
         self.latest_available_day: dt.date | None = None
+        self.endpoint_access = EndpointAccess()
         self.summaries_span: int | None = None
         self.connection_test_error = ""
         self._lock = threading.Lock()
@@ -236,7 +241,7 @@ class TapClaudeEnterprise(Tap):
         return sorted(streams, key=lambda s: order.get(s.name, len(order)))  # type: ignore[return-value]
 
     def learn_latest_available_day(self, day: dt.date | None) -> None:
-        """Remember the newest day the API serves, for every stream of this run."""
+        """Remember the newest day /summaries served (a hint for the other streams)."""
         if day is None:
             return
         with self._lock:
@@ -250,6 +255,7 @@ class TapClaudeEnterprise(Tap):
         self._started = time.monotonic()
         try:
             super().sync_all()
+            self.endpoint_access.raise_if_key_refused()
         finally:
             self._log_summary()
 
@@ -267,6 +273,18 @@ class TapClaudeEnterprise(Tap):
                 stats["retries"],
                 stats["seconds"],
             )
+        for stream in self.streams.values():
+            fitter = stream.__dict__.get("fitter")  # set once a stream fitted a record
+            if fitter is not None and fitter.reported:
+                self.logger.warning(
+                    "Summary %s: fields kept in %s: %s",
+                    stream.name,
+                    EXTRA_FIELDS,
+                    ", ".join(sorted(fitter.reported)),
+                )
+        refused = self.endpoint_access.refused.values() if self.endpoint_access.accepted else ()
+        for refusal in refused:
+            self.logger.warning("Summary %s: skipped: %s", refusal.stream, refusal.describe())
         total = sum(
             s.stats["requests"] for s in self.streams.values() if isinstance(s, AnalyticsStream)
         )

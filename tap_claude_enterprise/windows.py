@@ -23,6 +23,9 @@ UTC = dt.timezone.utc
 API_FLOOR = dt.date(2026, 1, 1)
 # Report windows must start within this many days of now.
 REPORT_MAX_AGE_DAYS = 365
+# The first report window starts at least this far inside that limit (then rounded up
+# to a day), so a clock minutes off the API's never makes it too old.
+REPORT_AGE_MARGIN = dt.timedelta(days=1)
 # The widest report window the API accepts.
 REPORT_MAX_SPAN_DAYS = 31
 # /summaries: newer API versions take 366 days per request, older ones 31.
@@ -197,12 +200,14 @@ def report_bounds(
     """Return the ``[start, end)`` span a report run requests, or None if empty.
 
     The start is the bookmark minus the revision lookback, never before ``start_date``,
-    the API's first day, or the oldest moment the API serves (365 days back, rounded up
-    to a bucket so the request is not refused). The end is the start of the current
-    bucket, so only whole buckets are requested, or the day after ``end_date``.
+    the API's first day, or the oldest moment the API serves (365 days back, plus
+    ``REPORT_AGE_MARGIN``, rounded up to a day so the request is not refused). The end
+    is the start of the current bucket, so only whole buckets are requested, or the
+    day after ``end_date``.
     """
     floor = day_start(max(start_date or API_FLOOR, API_FLOOR))
-    oldest = ceil_to_bucket(now - dt.timedelta(days=REPORT_MAX_AGE_DAYS), width)
+    edge = now - dt.timedelta(days=REPORT_MAX_AGE_DAYS) + REPORT_AGE_MARGIN
+    oldest = ceil_to_bucket(edge, "1d")
     start = floor
     if bookmark is not None:
         start = max(start, bookmark - dt.timedelta(days=max(lookback_days, 0)))

@@ -34,7 +34,7 @@ ENGAGEMENT_KEYS = {
     "chat_projects": lambda row, day: (day, row["project_id"]),
     "skills": lambda row, day: (day, row["skill_name"]),
     "connectors": lambda row, day: (day, row["connector_name"]),
-    "plugins": lambda row, day: (day, row["plugin_name"]),
+    "plugins": lambda row, day: (day, row["plugin_name"], row["plugin_id"] or ""),
     "artifacts": lambda row, day: (day, row["artifact_type"], row["is_shared"]),
 }
 

@@ -53,10 +53,11 @@ def test_plan_sends_odd_records_down_the_sdk_path(sandbox):
         assert not plan.unchanged(odd)  # so the SDK's own conformance runs
 
 
-def test_unknown_fields_are_still_dropped_end_to_end(sandbox):
+def test_unknown_fields_move_to_extra_fields_end_to_end(sandbox):
     sandbox.add_faults(Fault("unknown_fields", endpoint="skills", times=-1))
     run = run_tap(tap_config(sandbox, start_date=sandbox.latest_day().isoformat()))
     assert run.records["skills"]
     for record in run.records["skills"]:
         assert "sandbox_new_metric_count" not in record
         assert "sandbox_new_block" not in record
+        assert record["_extra_fields"]["sandbox_new_block"] == {"nested_new_field": "x"}

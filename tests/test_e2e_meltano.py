@@ -49,7 +49,7 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "chat_projects": ("date", "project_id"),
     "skills": ("date", "skill_name"),
     "connectors": ("date", "connector_name"),
-    "plugins": ("date", "plugin_name"),
+    "plugins": ("date", "plugin_name", "plugin_id"),
     "artifacts": ("date", "artifact_type", "is_shared"),
     "user_usage_report": ("starting_at", "user_id", "product", "model"),
     "user_cost_report": ("starting_at", "user_id", "product", "model"),

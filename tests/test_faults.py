@@ -415,7 +415,7 @@ def test_expired_or_mismatched_cursor_restarts_the_report_window(org, kind):
 # --- fatal answers --------------------------------------------------------------------
 
 
-def test_404_bad_key_fails_at_once_with_an_explanation(org):
+def test_a_bad_key_fails_without_retrying_with_an_explanation(org):
     config = small_config(
         org, api_key="sk-ant-api01-not-the-right-key", max_retry_seconds=BUDGET_SECONDS
     )
@@ -424,9 +424,12 @@ def test_404_bad_key_fails_at_once_with_an_explanation(org):
 
     assert isinstance(run.error, AuthenticationError)
     message = str(run.error)
-    for hint in ("(404)", "read:analytics", "Analytics API access", "Admin key"):
+    for hint in ("read:analytics", "Analytics API access", "Admin key"):
         assert hint in message
-    assert len(org.requests_for()) == 1
+    # A 404 may only mean "this organization lacks the endpoint" (availability.py), so
+    # the run fails once no endpoint accepted the key: here at the first 401.
+    assert "(401)" in message or "(404)" in message
+    assert {e["status"] for e in org.requests_for()} <= {401, 404}
     assert not run.records
     assert "retrying" not in run.log
 
@@ -446,9 +449,12 @@ def test_401_fails_at_once_after_the_streams_before_it(org):
 
 def test_400_names_the_api_message_and_the_parameters(org):
     message = "limit must be at most 500 for alice@example.com's organization"
-    _, run = faulted_run(
-        org, Fault("status", status=400, endpoint="users", message=message, times=-1)
-    )
+    # Days older than a week: a 400 for a recent day means "not available yet".
+    latest = org.latest_day()
+    config = small_config(org, end_date=(latest - dt.timedelta(days=10)).isoformat())
+    config["start_date"] = (latest - dt.timedelta(days=12)).isoformat()
+    org.add_faults(Fault("status", status=400, endpoint="users", message=message, times=-1))
+    run = run_tap(config, raise_errors=False)
 
     assert isinstance(run.error, BadRequestError)
     text = str(run.error)
@@ -502,11 +508,14 @@ def assert_valid_records(run: TapRun, baseline: TapRun) -> None:
             validator.validate(record)
 
 
-def test_new_unknown_fields_are_dropped_with_a_warning(org):
+def test_new_unknown_fields_are_kept_with_a_warning(org):
     baseline, run = faulted_run(org, Fault("unknown_fields", times=-1))
 
+    for stream in baseline.records:
+        kept = [r.pop("_extra_fields") for r in run.records[stream]]
+        assert all("sandbox_new_metric_count" in extra for extra in kept), stream
     assert_same_records(run, baseline)
-    assert "sandbox_new_metric_count" in run.log  # the SDK's one warning per stream
+    assert "sandbox_new_metric_count" in run.log  # one warning per stream names them
 
 
 def test_missing_optional_fields_do_not_break_a_sync(org):
@@ -514,7 +523,8 @@ def test_missing_optional_fields_do_not_break_a_sync(org):
 
     assert_valid_records(run, baseline)
     for stream, expected in baseline.records.items():
-        keys = key_properties(run, stream)
+        # plugin_id is optional and part of the plugins key: left out, it becomes "".
+        keys = [k for k in key_properties(run, stream) if k != "plugin_id"]
         assert [[r[k] for k in keys] for r in run.records[stream]] == [
             [r[k] for k in keys] for r in expected
         ], stream

@@ -85,7 +85,7 @@ def test_key_and_emails_never_logged_at_debug(keyed, tmp_path, variable):
 
 
 def test_key_never_logged_when_the_sync_fails(keyed, tmp_path):
-    keyed.add_faults(Fault("status", status=400, endpoint="users", message=f"bad {KEY}"))
+    keyed.add_faults(Fault("status", status=400, endpoint="users", message=f"bad {KEY}", times=-1))
     path = write_config(tmp_path, small_config(keyed, days_back=1, api_key=KEY))
 
     result = run_cli(["--config", str(path)], env={"LOGLEVEL": "DEBUG"})

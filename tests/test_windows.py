@@ -88,7 +88,7 @@ def test_report_bounds_never_older_than_365_days_nor_before_2026():
         start_date=None, end_date=None, bookmark=None, lookback_days=30, width="1d", now=now
     )
     assert bounds is not None
-    assert bounds.start == T(2026, 3, 11, tzinfo=UTC)  # 365 days back, rounded up to a day
+    assert bounds.start == T(2026, 3, 12, tzinfo=UTC)  # 365 days back + 1, rounded up to a day
     early = report_bounds(
         start_date=None,
         end_date=None,

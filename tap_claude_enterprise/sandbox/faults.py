@@ -30,6 +30,26 @@ cursor), lets ``after`` matching requests through, then hits the next ``times`` 
 ``unexpected_null`` nullable row fields are null
 ==================  ==============================================================
 
+Surprises (``surprises.py``): answers the docs leave open or public captures show.
+
+====================  ============================================================
+``lag``               this endpoint serves days up to ``days`` days back only; later
+                      days get a 400 worded by ``message`` (``{name}``, ``{day}``,
+                      ``{latest}`` are filled in; ``surprises.NOT_AVAILABLE_WORDINGS``)
+``missing_endpoint``  the organization lacks the endpoint: 404, or with ``status=403``
+                      the Admin-key ``permission_error`` ("Missing required scopes")
+``cut_at_today``      reports cut ``ending_at`` at the start of today (UTC) silently;
+                      a window starting today gets 400 "Invalid date range: ending
+                      date must be after starting date" with ``x-should-retry: false``
+``too_far_back``      reports refuse a ``starting_at`` older than ``days`` days (400)
+``no_bucket_bounds``  per-user reports answer rows without bucket bounds (the whole
+                      window, ``starting_at``/``ending_at`` null)
+``null_metrics``      every ``*_metrics`` object of a row is an explicit ``null``
+``integral_floats``   every integer in the rows is sent as a float (``12.0``)
+``renamed_product``   product ``claude_in_chrome`` is sent as ``message`` (default
+                      ``claude-in-slack``, the old name of ``claude-tag``)
+====================  ============================================================
+
 Cursors the sandbox makes up for a fault are valid cursors of the same query, so the
 server serves them like its own once the fault stops.
 """
@@ -46,6 +66,8 @@ KINDS = frozenset(
         "repeat_cursor", "cycle_cursor", "empty_pages",
         "expire_cursor", "cursor_mismatch", "unknown_fields", "missing_optional",
         "unexpected_null",
+        "lag", "missing_endpoint", "cut_at_today", "too_far_back", "no_bucket_bounds",
+        "null_metrics", "integral_floats", "renamed_product",
     }
 )  # fmt: skip
 
@@ -64,6 +86,7 @@ class Fault:
     message: str | None = None
     location: str | None = None
     seconds: float = 0.0
+    days: int = 0
     seen: int = field(default=0, compare=False)
     hits: int = field(default=0, compare=False)
 

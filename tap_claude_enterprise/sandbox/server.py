@@ -32,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+from tap_claude_enterprise.sandbox import surprises
 from tap_claude_enterprise.sandbox.data import (
     FIRST_DAY,
     TOKEN_TYPES,
@@ -827,6 +828,8 @@ class _Handler(BaseHTTPRequestHandler):
         for fault in faults:
             if self._pre_fault(fault, endpoint, entry):
                 return
+        if surprises.answer_early(self, endpoint, params, faults, entry):
+            return
         try:
             body = sandbox.handle_api(endpoint, params, self.headers.get("x-api-key"))
         except ApiError as err:
@@ -834,6 +837,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(err.status, err.error_type, err.message)
             return
         body = self._body_faults(faults, endpoint, params, body)
+        body = surprises.mutate_body(faults, endpoint, body)
         rows = body.get("data") if isinstance(body.get("data"), list) else []
         entry["rows"] = len(rows or [])
         entry["status"] = 200

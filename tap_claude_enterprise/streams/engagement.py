@@ -3,6 +3,10 @@
 Each record is the API's row unchanged plus ``date`` (the day it describes); the
 ``user_activity`` stream also copies ``user.id`` to a top-level ``user_id`` key. The
 bookmark is the last day fetched completely (see ``windows.py`` for the day logic).
+
+Each endpoint learns on its own which day it serves (``availability.py``): the day
+``/summaries`` names only decides how many days are fetched in parallel, never where a
+stream stops.
 """
 
 from __future__ import annotations
@@ -11,13 +15,17 @@ import datetime as dt
 import threading
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, ClassVar
 
 from singer_sdk.helpers.types import Context
 
+from tap_claude_enterprise.availability import DayLimit, first_recent_day, log_not_available
 from tap_claude_enterprise.client import AnalyticsStream
+from tap_claude_enterprise.conformance import FitsRecords
 from tap_claude_enterprise.errors import BadRequestError, DateNotAvailableError
 from tap_claude_enterprise.windows import (
+    API_FLOOR,
     SUMMARIES_FALLBACK_SPAN_DAYS,
     SUMMARIES_MAX_SPAN_DAYS,
     DayRange,
@@ -32,7 +40,7 @@ from tap_claude_enterprise.windows import (
 MAX_PAGE_SIZE = 1000
 
 
-class EngagementStream(AnalyticsStream):
+class EngagementStream(FitsRecords, AnalyticsStream):
     """Shared day-walking logic of the engagement endpoints."""
 
     replication_key = "date"
@@ -47,7 +55,7 @@ class EngagementStream(AnalyticsStream):
         )
         last = engagement_last_day(
             end_date=parse_day(self.config.get("end_date")),
-            latest_available=self.tap.latest_available_day,
+            latest_available=None,  # per endpoint: each stream finds its own last day
             today=utc_now().date(),
         )
         return first, last
@@ -59,7 +67,7 @@ class EngagementStream(AnalyticsStream):
             value = row.get(name)
             if isinstance(value, str):
                 row[name] = Decimal(value)
-        return row
+        return self.fitter.fit(row)
 
 
 class DailyStream(EngagementStream):
@@ -70,18 +78,39 @@ class DailyStream(EngagementStream):
         assert context is not None
         return {"date": context["date"], "limit": MAX_PAGE_SIZE}
 
+    @cached_property
+    def day_limit(self) -> DayLimit:
+        """The first day this endpoint refused in this run, shared by its chains."""
+        return DayLimit()
+
     def _day_chain(self, day: dt.date, cancelled: threading.Event) -> Iterator[list[dict]]:
-        latest = self.tap.latest_available_day
-        if latest is not None and day > latest:
-            # Another chain already learned that this day is not served yet.
-            raise DateNotAvailableError(f"/{self.endpoint}: {day} is not available yet", latest)
+        if self.day_limit.refuses(day):
+            # Another chain of this endpoint already learned that this day is not served.
+            raise DateNotAvailableError(f"/{self.endpoint}: a day before {day} was refused", None)
         context = {"date": day.isoformat()}
 
         def to_records(payload: dict[str, Any]) -> list[dict[str, Any]]:
             return [self.to_record(row, day) for row in payload["data"]]
 
-        for records, _ in self.restartable_chain(context, cancelled, to_records):
-            yield records
+        try:
+            for records, _ in self.restartable_chain(context, cancelled, to_records):
+                yield records
+        except DateNotAvailableError:
+            self.day_limit.refuse(day)
+            raise
+
+    def _chains(self, days: list[dt.date]) -> Iterator[tuple[dt.date, Iterable[list[dict]]]]:
+        """Days in order with their pages: in parallel up to the day /summaries served.
+
+        Days after it are asked one at a time, so an endpoint that lags behind
+        /summaries costs one refused request, while one that is ahead is still read.
+        """
+        hint = self.tap.latest_available_day
+        ahead = [d for d in days if hint is None or d <= hint]
+        with self.prefetched(ahead, self._day_chain) as chains:
+            yield from chains
+        for day in days[len(ahead) :]:
+            yield day, self._day_chain(day, threading.Event())
 
     def stream_records(self) -> Iterable[dict[str, Any]]:
         """Walk the days in order, emitting STATE after each complete day."""
@@ -90,24 +119,34 @@ class DailyStream(EngagementStream):
         if not days:
             self.logger.info("%s: nothing to fetch (already at the latest day)", self.name)
             return
-        with self.prefetched(days, self._day_chain) as chains:
-            for index, (day, pages) in enumerate(chains, start=1):
-                try:
-                    for records in pages:
-                        self.stats["records"] += len(records)
-                        yield from records
-                except DateNotAvailableError as exc:
-                    self.tap.learn_latest_available_day(exc.latest_day)
-                    self.logger.info(
-                        "%s: %s is not available yet; the API's latest day is %s. "
-                        "Stopping here; the next run continues from this day.",
-                        self.name,
-                        day,
-                        exc.latest_day or "not named",
-                    )
-                    return
-                self.commit_bookmark(day.isoformat())
-                self.log_progress(f"day {day}", index, len(days))
+        for index, (day, pages) in enumerate(self._chains(days), start=1):
+            try:
+                for records in pages:
+                    self.stats["records"] += len(records)
+                    yield from records
+            except DateNotAvailableError as exc:
+                if index == 1:
+                    self._check_not_a_lag(exc)
+                log_not_available(self.logger, self.name, str(day), exc.latest_day, str(exc))
+                return
+            self.commit_bookmark(day.isoformat())
+            self.log_progress(f"day {day}", index, len(days))
+
+    def _check_not_a_lag(self, refusal: DateNotAvailableError) -> None:
+        """The run's first day was refused: tell the API's lag from a bad request.
+
+        The same request for a day older than a week is asked once; if the API refuses
+        that too, the 400 was about the request, not the day, and stays an error. A
+        run whose first day is served (the usual lookback) never spends this request.
+        """
+        older = first_recent_day(utc_now().date()) - dt.timedelta(days=1)
+        if older < API_FLOOR:
+            return
+        try:
+            next(iter(self.fetch_pages({"date": older.isoformat()})), None)
+        except BadRequestError as exc:
+            msg = f"{exc} (the API refused an older day too, so this is not its publication lag)"
+            raise BadRequestError(msg) from refusal
 
 
 class UserActivityStream(DailyStream):
@@ -120,7 +159,8 @@ class UserActivityStream(DailyStream):
     def to_record(self, row: dict[str, Any], day: dt.date) -> dict[str, Any]:
         """Also copy ``user.id`` to a top-level ``user_id``."""
         user = row.get("user") or {}
-        row["user_id"] = user.get("id")
+        # A key column is never null (a row without a user would be an aggregate).
+        row["user_id"] = user.get("id") or ""
         return super().to_record(row, day)
 
 
@@ -154,7 +194,15 @@ class PluginsStream(DailyStream):
 
     name = "plugins"
     endpoint = "plugins"
-    primary_keys = ("date", "plugin_name")
+    # Plugin names are not unique: the same name can come from two marketplaces
+    # (``name@marketplace`` ids), so the id is part of the key; null ids become "".
+    primary_keys = ("date", "plugin_name", "plugin_id")
+
+    def to_record(self, row: dict[str, Any], day: dt.date) -> dict[str, Any]:
+        """A missing ``plugin_id`` (third-party, hashed ids) becomes "" in the key."""
+        if row.get("plugin_id") is None:
+            row["plugin_id"] = ""
+        return super().to_record(row, day)
 
 
 class ArtifactsStream(DailyStream):
@@ -227,35 +275,47 @@ class SummariesStream(EngagementStream):
             is_last = not pending
             try:
                 rows = self._fetch_window(window, open_end=open_ended and is_last)
-            except DateNotAvailableError as exc:
-                self.tap.learn_latest_available_day(exc.latest_day)
-                latest = exc.latest_day
-                if latest is None or latest < window.first:
+            except (DateNotAvailableError, BadRequestError) as exc:
+                latest = getattr(exc, "latest_day", None)
+                if latest is None and window.days > SUMMARIES_FALLBACK_SPAN_DAYS:
+                    # Older API versions take at most 31 days per request; only a
+                    # refused 31-day window can mean "not available yet".
                     self.logger.info(
-                        "%s: %s is not available yet; stopping here.", self.name, window.first
+                        "%s: the API refused a %d-day range; using %d-day windows.",
+                        self.name,
+                        window.days,
+                        SUMMARIES_FALLBACK_SPAN_DAYS,
+                    )
+                    self.tap.summaries_span = SUMMARIES_FALLBACK_SPAN_DAYS
+                    rest = [window, *pending]
+                    pending = split_days(rest[0].first, rest[-1].last, SUMMARIES_FALLBACK_SPAN_DAYS)
+                    continue
+                if not isinstance(exc, DateNotAvailableError):
+                    raise
+                if latest is None or latest < window.first or latest >= window.last:
+                    # No day named, or none that makes the window shorter: stop here.
+                    log_not_available(
+                        self.logger, self.name, str(window.first), latest, str(exc)
                     )
                     return
-                pending.insert(0, DayRange(window.first, min(window.last, latest)))
+                self.tap.learn_latest_available_day(latest)
+                open_ended = False  # ask for exactly the days named, no open end
+                pending.insert(0, DayRange(window.first, latest))
                 pending = [w for w in pending if w.first <= latest]
-                continue
-            except BadRequestError:
-                if window.days <= SUMMARIES_FALLBACK_SPAN_DAYS:
-                    raise
-                # Older API versions take at most 31 days per request.
-                self.logger.info(
-                    "%s: the API refused a %d-day range; using %d-day windows.",
-                    self.name,
-                    window.days,
-                    SUMMARIES_FALLBACK_SPAN_DAYS,
-                )
-                self.tap.summaries_span = SUMMARIES_FALLBACK_SPAN_DAYS
-                rest = [window, *pending]
-                pending = split_days(rest[0].first, rest[-1].last, SUMMARIES_FALLBACK_SPAN_DAYS)
                 continue
             newest = None
             for row in rows:
-                day = parse_day(row.get("starting_at"))
-                if day is None or day < window.first or day > last:
+                # Rows name their day in starting_at (some shapes: date); a row naming
+                # none cannot be keyed, and is reported instead of dropped silently.
+                day = parse_day(row.get("starting_at") or row.get("date"))
+                if day is None:
+                    self.logger.warning(
+                        "%s: a row without starting_at or date was left out (fields: %s)",
+                        self.name,
+                        ", ".join(sorted(row)),
+                    )
+                    continue
+                if day < window.first or day > last:
                     continue
                 newest = day if newest is None or day > newest else newest
                 self.stats["records"] += 1
