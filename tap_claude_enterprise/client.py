@@ -55,6 +55,11 @@ from tap_claude_enterprise.errors import (
     latest_day_from_message,
     redact,
 )
+from tap_claude_enterprise.key_access import (
+    MissingScopeError,
+    is_missing_scope,
+    skip_on_missing_scope,
+)
 from tap_claude_enterprise.pagination import CursorPaginator
 from tap_claude_enterprise.prefetch import ChainCancelledError, OrderedPrefetcher
 from tap_claude_enterprise.rate_limit import shared_limiter
@@ -297,6 +302,9 @@ class AnalyticsStream(RESTStream[str]):
             raise RetriableAPIError(self.response_error_message(response), response)
         if 300 <= status < 400:
             raise RedirectError(REDIRECT_HELP.format(status=status))
+        if is_missing_scope(status, _api_message(response)):
+            message = redact(_api_message(response))
+            raise MissingScopeError(f"/{self.endpoint} answered 403: {message}")
         if status in {401, 403, 404}:
             raise AuthenticationError(AUTH_HELP.format(status=status))
         if 400 <= status < 500:
@@ -525,7 +533,7 @@ class AnalyticsStream(RESTStream[str]):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The stream's records, timed for the run summary."""
         del context  # no partitions: each stream walks its own days or windows
-        with self.timed():
+        with self.timed(), skip_on_missing_scope(self):
             yield from self.stream_records()
 
     def stream_records(self) -> Iterable[dict[str, Any]]:

@@ -18,9 +18,9 @@ _LATEST_DAY = re.compile(r"most recent available day is (\d{4}-\d{2}-\d{2})")
 AUTH_HELP = (
     "the API refused the key ({status}). Check that api_key is a Claude Enterprise "
     "Analytics key (sk-ant-api01-..., created by a Primary Owner at claude.ai > Analytics "
-    "> API keys) with the read:analytics scope, that the organization's Analytics API "
-    "access toggle is on, and that it is not an Admin key (sk-ant-admin01-...), which "
-    "this API does not accept."
+    "> API keys) with the read:analytics scope and that the organization's Analytics API "
+    "access toggle is on. An Admin key (sk-ant-admin01-...) reads only the usage and "
+    "cost streams."
 )
 
 

@@ -17,8 +17,13 @@ from singer_sdk.helpers.capabilities import TapCapabilities
 
 from tap_claude_enterprise.client import USER_AGENT, AnalyticsStream
 from tap_claude_enterprise.errors import BadRequestError, DateNotAvailableError, redact
+from tap_claude_enterprise.key_access import (
+    is_admin_key,
+    skip_streams_key_cannot_read,
+    usage_cost_probe,
+)
 from tap_claude_enterprise.redaction import install_secret_filter
-from tap_claude_enterprise.streams import STREAM_TYPES
+from tap_claude_enterprise.streams import STREAM_TYPES, usage_cost
 from tap_claude_enterprise.streams.engagement import SummariesStream
 from tap_claude_enterprise.streams.reports import (
     COST_DIMENSIONS,
@@ -43,11 +48,13 @@ class TapClaudeEnterprise(Tap):
             th.StringType(nullable=False),
             required=True,
             secret=True,
-            title="Analytics API key",
+            title="API key",
             description=(
                 "A Claude Enterprise Analytics API key (sk-ant-api01-...) with the "
                 "read:analytics scope, created by a Primary Owner at claude.ai > Analytics "
-                "> API keys. Admin keys (sk-ant-admin01-...) do not work with this API."
+                "> API keys: it reads every stream. Or an Admin API key (sk-ant-admin01-..., "
+                "Claude Console): it reads only the usage and cost streams, and the other "
+                "eleven are skipped with one line each."
             ),
         ),
         th.Property(
@@ -132,6 +139,73 @@ class TapClaudeEnterprise(Tap):
             ),
         ),
         th.Property(
+            "usage_cost_bucket_width",
+            th.StringType(nullable=False, allowed_values=list(usage_cost.TIME_BUCKET_WIDTHS)),
+            default="1d",
+            title="Usage and cost bucket width",
+            description=(
+                "Time bucket (time_bucket_width) of the usage and cost streams: 1d (day), "
+                "1h (hour) or 1m (minute)."
+            ),
+        ),
+        th.Property(
+            "usage_stream_group_by",
+            th.ArrayType(th.StringType(allowed_values=list(usage_cost.USAGE_DIMENSIONS))),
+            title="Usage stream grouping",
+            description=(
+                "Dimensions the usage stream is broken down by (group_by[]). Default: "
+                f"{', '.join(usage_cost.ENTERPRISE_GROUP_BY)} with an Analytics key (who "
+                "used what, on which model and product); "
+                f"{', '.join(usage_cost.CONSOLE_GROUP_BY)} with an Admin key. "
+                f"Allowed: {', '.join(usage_cost.USAGE_DIMENSIONS)}. Each becomes a "
+                "key column (actor as actor_id and actor_type)."
+            ),
+        ),
+        th.Property(
+            "cost_stream_group_by",
+            th.ArrayType(th.StringType(allowed_values=list(usage_cost.COST_DIMENSIONS))),
+            title="Cost stream grouping",
+            description=(
+                "Dimensions the cost stream is broken down by (group_by[]). Default: as "
+                "usage_stream_group_by. Allowed: "
+                f"{', '.join(usage_cost.COST_DIMENSIONS)}. token_type also groups by "
+                "cost_type. Each becomes a key column (actor as actor_id and actor_type)."
+            ),
+        ),
+        th.Property(
+            "usage_cost_workspace_ids",
+            th.ArrayType(th.StringType()),
+            title="Usage and cost: workspaces",
+            description="Only these workspaces (workspace_ids[], wrkspc_...). Default: all.",
+        ),
+        th.Property(
+            "usage_cost_api_key_ids",
+            th.ArrayType(th.StringType()),
+            title="Usage and cost: API keys",
+            description="Only these API keys (api_key_ids[], apikey_...). Default: all.",
+        ),
+        th.Property(
+            "usage_cost_actor_ids",
+            th.ArrayType(th.StringType()),
+            title="Usage and cost: actors",
+            description=(
+                "Only these actors (actor_ids[]: user_..., svac_..., apikey_...; at most "
+                "100). Default: all."
+            ),
+        ),
+        th.Property(
+            "usage_cost_products",
+            th.ArrayType(th.StringType()),
+            title="Usage and cost: products",
+            description="Only these products (products[]). Default: all.",
+        ),
+        th.Property(
+            "usage_cost_models",
+            th.ArrayType(th.StringType()),
+            title="Usage and cost: models",
+            description="Only these models (models[]). Default: all.",
+        ),
+        th.Property(
             "max_requests_per_minute",
             th.IntegerType(nullable=False, minimum=1),
             default=60,
@@ -196,6 +270,7 @@ class TapClaudeEnterprise(Tap):
                 validate_group_by(self.config.get(setting, ["product", "model"]), cost=cost)
             except ValueError as exc:
                 errors.append(str(exc))
+        errors.extend(usage_cost.validate_usage_cost_settings(dict(self.config)))
         for setting in ("start_date", "end_date"):
             value = self.config.get(setting)
             try:
@@ -209,7 +284,7 @@ class TapClaudeEnterprise(Tap):
         return errors
 
     def discover_streams(self) -> list[AnalyticsStream]:
-        """The eleven streams, summaries first."""
+        """The thirteen streams, summaries first."""
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
 
     def load_streams(self) -> list[AnalyticsStream]:  # type: ignore[override]
@@ -231,6 +306,7 @@ class TapClaudeEnterprise(Tap):
     def sync_all(self) -> None:
         """Sync every selected stream, then log one summary line per stream."""
         self._started = time.monotonic()
+        skip_streams_key_cannot_read(self)
         try:
             super().sync_all()
         finally:
@@ -263,6 +339,8 @@ class TapClaudeEnterprise(Tap):
         ``/summaries`` rows hold no personal data, and a day a week back is served by
         every API version, so the only way this fails is the key or the network.
         """
+        if is_admin_key(self.config.get("api_key")):
+            return self._admin_key_connection_test()
         stream = self.streams["summaries"]
         assert isinstance(stream, SummariesStream)
         day = max(utc_now().date() - dt.timedelta(days=CONNECTION_TEST_DAYS_BACK), API_FLOOR)
@@ -284,8 +362,25 @@ class TapClaudeEnterprise(Tap):
             self.logger.error("Connection test failed: %s", self.connection_test_error)  # noqa: TRY400
             return False
         self.logger.info(
-            "Connection test passed: the key can read Claude Enterprise analytics (%s).",
+            "Connection test passed: the key can read Claude Enterprise analytics (%s): "
+            "all eleven Enterprise streams, and usage and cost if the organization is on "
+            "the Usage and Cost Analytics API beta (otherwise a sync skips those two).",
             USER_AGENT,
+        )
+        return True
+
+    def _admin_key_connection_test(self) -> bool:
+        """An Admin key reads only usage and cost: probe /usage with one request."""
+        ok, what = usage_cost_probe(self)
+        if not ok:
+            self.connection_test_error = what
+            self.logger.error("Connection test failed: %s", what)
+            return False
+        others = ", ".join(name for name in self.streams if name not in {"usage", "cost"})
+        self.logger.info(
+            "Connection test passed: the Admin key can read the usage and cost streams; "
+            "it cannot read %s (they need an Analytics key), which a sync skips.",
+            others,
         )
         return True
 
