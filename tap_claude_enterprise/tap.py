@@ -256,6 +256,7 @@ class TapClaudeEnterprise(Tap):
         self.latest_available_day: dt.date | None = None
         self.summaries_span: int | None = None
         self.connection_test_error = ""
+        self.skipped_streams: list[str] = []
         self._lock = threading.Lock()
         self._started = time.monotonic()
         super().__init__(*args, **kwargs)
@@ -306,7 +307,7 @@ class TapClaudeEnterprise(Tap):
     def sync_all(self) -> None:
         """Sync every selected stream, then log one summary line per stream."""
         self._started = time.monotonic()
-        skip_streams_key_cannot_read(self)
+        self.skipped_streams = skip_streams_key_cannot_read(self)
         try:
             super().sync_all()
         finally:
@@ -325,6 +326,16 @@ class TapClaudeEnterprise(Tap):
                 stats["requests"],
                 stats["retries"],
                 stats["seconds"],
+            )
+        skipped = self.skipped_streams + [
+            s.name
+            for s in self.streams.values()
+            if isinstance(s, AnalyticsStream) and s.stats.get("skipped")
+        ]
+        if skipped:
+            self.logger.info(
+                "Summary: skipped (not readable with this key or organization): %s",
+                ", ".join(skipped),
             )
         total = sum(
             s.stats["requests"] for s in self.streams.values() if isinstance(s, AnalyticsStream)

@@ -32,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+from tap_claude_enterprise.sandbox import usage_cost
 from tap_claude_enterprise.sandbox.data import (
     FIRST_DAY,
     TOKEN_TYPES,
@@ -100,6 +101,7 @@ class SandboxSettings:
     latency_seconds: float = 0.0
     latency_per_100_rows: float = 0.0
     org: OrgConfig = field(default_factory=OrgConfig)
+    usage_cost: usage_cost.UsageCostSettings = field(default_factory=usage_cost.UsageCostSettings)
 
 
 def _encode_cursor(payload: dict) -> str:
@@ -317,8 +319,17 @@ class SandboxServer:
         with self._lock:
             self.request_log.append(entry)
 
-    def handle_api(self, endpoint: str, params: dict[str, list[str]], key: str | None) -> dict:
+    def handle_api(
+        self,
+        endpoint: str,
+        params: dict[str, list[str]],
+        key: str | None,
+        headers: Any = None,
+    ) -> dict:
         """Answer one API request with a JSON-ready body, or raise ``ApiError``."""
+        if endpoint in usage_cost.ENDPOINTS:
+            return usage_cost.answer(self, endpoint, params, key, headers or {})
+        usage_cost.refuse_admin_key(self, endpoint, key)
         is_report = endpoint in REPORT_ENDPOINTS
         if key != self.settings.api_key:
             if is_report:
@@ -751,6 +762,7 @@ class _Handler(BaseHTTPRequestHandler):
             "status": None,
             "rows": 0,
             "faults": [],
+            "beta": self.headers.get("anthropic-beta"),
         }
         has_cursor = "page" in params
         faults = sandbox.faults.match(endpoint, has_cursor=has_cursor)
@@ -776,7 +788,9 @@ class _Handler(BaseHTTPRequestHandler):
             if self._pre_fault(fault, endpoint, entry):
                 return
         try:
-            body = sandbox.handle_api(endpoint, params, self.headers.get("x-api-key"))
+            body = sandbox.handle_api(
+                endpoint, params, self.headers.get("x-api-key"), self.headers
+            )
         except ApiError as err:
             entry["status"] = err.status
             self._send_error(err.status, err.error_type, err.message)
