@@ -278,7 +278,7 @@ class TapClaudeEnterprise(Tap):
                 parse_day(value)
             except (TypeError, ValueError):
                 errors.append(f"{setting} must be a day in YYYY-MM-DD form")
-        errors = [redact(str(e)) for e in errors]
+        errors = [redact(str(e), limit=1000) for e in errors]  # room for allowed values
         if errors and raise_errors:
             summary = "Config validation failed: " + "; ".join(errors)
             raise ConfigValidationError(summary, errors=errors)

@@ -36,6 +36,7 @@ from tap_claude_enterprise.errors import redact
 from tap_claude_enterprise.key_access import is_admin_key
 from tap_claude_enterprise.streams.reports import MISSING_KEY, cents_to_usd
 from tap_claude_enterprise.windows import (
+    BUCKET_WIDTHS,
     TimeWindow,
     floor_to_bucket,
     format_timestamp,
@@ -115,8 +116,9 @@ def group_by_setting(cost: bool) -> str:
 
 
 def resolve_group_by(config: dict[str, Any], *, cost: bool) -> list[str]:
-    """The validated grouping, in documented order; ``token_type`` brings ``cost_type``.
+    """The validated grouping, in documented order.
 
+    ``actor`` brings ``actor_type`` and ``token_type`` brings ``cost_type``.
     Without ``cost_type``, web-search and code-execution rows of one group would differ
     in nothing but their (null) token type, so they could not be told apart.
     """
@@ -133,6 +135,9 @@ def resolve_group_by(config: dict[str, Any], *, cost: bool) -> list[str]:
         raise ValueError(msg)
     if "token_type" in values and "cost_type" not in values:
         values.append("cost_type")
+    if "actor" in values and "actor_type" not in values:
+        # One actor has one type: no extra rows, and the type comes from the API's enum.
+        values.append("actor_type")
     return [d for d in allowed if d in values]
 
 
@@ -214,6 +219,7 @@ class RequestLimits:
 
     page_size: int
     span: dt.timedelta
+    bucket: dt.timedelta
     stream: str
     logger: Any
     learned: set[str] = field(default_factory=set)
@@ -233,7 +239,8 @@ class RequestLimits:
                 return self.page_size < sent_limit
             if _is_span_message(lowered) and sent_span is not None:
                 new_span = _span_in(message) or sent_span / 2
-                new_span = max(min(new_span, sent_span), dt.timedelta(minutes=1))
+                # Whole buckets only: a window must not split a bucket between requests.
+                new_span = max(min(new_span, sent_span) // self.bucket * self.bucket, self.bucket)
                 if new_span < sent_span and new_span < self.span:
                     self.span = new_span
                     self._log_once("span", f"the longest range per request is {new_span}")
@@ -299,6 +306,7 @@ class UsageCostStream(AnalyticsStream):
         self.limits = RequestLimits(
             page_size=FIRST_PAGE_SIZE,
             span=FIRST_SPAN.get(self.bucket_width, FIRST_SPAN["1d"]),
+            bucket=BUCKET_WIDTHS.get(self.bucket_width, BUCKET_WIDTHS["1d"]),
             stream=self.name,
             logger=self.logger,
         )
@@ -384,7 +392,7 @@ class UsageCostStream(AnalyticsStream):
                 row["actor_id"] = actor_id
                 row["actor_type"] = group.get("actor_type") or actor_kind
             for column in columns:
-                if column not in ("actor_id", "actor_type"):
+                if not by_actor or column not in ("actor_id", "actor_type"):
                     row[column] = group.get(column)
                 if row.get(column) is None:
                     row[column] = MISSING_KEY
