@@ -23,7 +23,7 @@ from tap_claude_enterprise.sandbox.usage_cost import (
     build_rows,
     expected_total,
 )
-from tap_claude_enterprise.streams.usage_cost import key_columns, resolve_group_by
+from tap_claude_enterprise.streams.usage_cost import RequestLimits, key_columns, resolve_group_by
 from tap_claude_enterprise.tap import TapClaudeEnterprise
 from tests.helpers import run_cli, run_tap, tap_config
 
@@ -492,3 +492,26 @@ def test_admin_key_sync_from_the_command_line_exits_zero(make_sandbox, tmp_path)
     }
     assert streams == STREAMS
     assert "Skipping user_cost_report" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("message", "span_days", "page_size"),
+    [
+        ("limit must be between 1 and 500", 31, 500),
+        ("limit is too large", 31, 500),
+        ("the date range exceeds the limit of 14 days", 14, 1000),
+        ("the date range is too long for this time_bucket_width", 15, 1000),
+        ("actor_ids[] may have at most 100 items", 31, 1000),
+    ],
+)
+def test_what_a_400_teaches(message, span_days, page_size):
+    limits = RequestLimits(
+        page_size=1000,
+        span=dt.timedelta(days=31),
+        bucket=dt.timedelta(days=1),
+        stream="usage",
+        logger=logging.getLogger("test"),
+    )
+    learned = limits.learn(message, 1000, dt.timedelta(days=31))
+    assert (limits.span, limits.page_size) == (dt.timedelta(days=span_days), page_size)
+    assert learned == ((span_days, page_size) != (31, 1000))

@@ -229,14 +229,6 @@ class RequestLimits:
         """Shrink whatever a 400 ``message`` complains about; True if something shrank."""
         lowered = message.lower()
         with self.lock:
-            if "limit" in lowered and sent_limit is not None and sent_limit > 1:
-                numbers = [int(n) for n in _NUMBER.findall(message)]
-                smaller = [n for n in numbers if 1 <= n < sent_limit]
-                new = max(smaller) if smaller else sent_limit // 2
-                if new < self.page_size:
-                    self.page_size = new
-                    self._log_once("limit", f"the largest page size it accepts is {new}")
-                return self.page_size < sent_limit
             if _is_span_message(lowered) and sent_span is not None:
                 new_span = _span_in(message) or sent_span / 2
                 # Whole buckets only: a window must not split a bucket between requests.
@@ -245,6 +237,14 @@ class RequestLimits:
                     self.span = new_span
                     self._log_once("span", f"the longest range per request is {new_span}")
                 return self.span < sent_span
+            if "limit" in lowered and sent_limit is not None and sent_limit > 1:
+                numbers = [int(n) for n in _NUMBER.findall(message)]
+                smaller = [n for n in numbers if 1 <= n < sent_limit]
+                new = max(smaller) if smaller else sent_limit // 2
+                if new < self.page_size:
+                    self.page_size = new
+                    self._log_once("limit", f"the largest page size it accepts is {new}")
+                return self.page_size < sent_limit
         return False
 
     def _log_once(self, what: str, text: str) -> None:
@@ -254,9 +254,9 @@ class RequestLimits:
 
 
 def _is_span_message(lowered: str) -> bool:
-    return any(w in lowered for w in ("span", "range", "at most", "exceed")) and not any(
-        m in lowered for m in _EMPTY_RANGE
-    )
+    """A 400 about the length of the requested range (not an empty one)."""
+    about_time = any(w in lowered for w in ("range", "span", "day", "hour", "minute", "window"))
+    return about_time and not any(m in lowered for m in _EMPTY_RANGE)
 
 
 def _span_in(message: str) -> dt.timedelta | None:
