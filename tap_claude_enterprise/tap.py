@@ -112,7 +112,8 @@ class TapClaudeEnterprise(Tap):
             default="1d",
             title="Report bucket width",
             description=(
-                "Time bucket of the usage and cost streams: 1d (day), 1h (hour) or 1m "
+                "Time bucket of the four legacy report streams (usage_report, cost_report, "
+                "user_usage_report, user_cost_report): 1d (day), 1h (hour) or 1m "
                 "(minute). Minute buckets are requested one day at a time (the API's limit "
                 "for minute buckets) and make many more requests."
             ),
@@ -123,7 +124,8 @@ class TapClaudeEnterprise(Tap):
             default=["product", "model"],
             title="Usage report grouping",
             description=(
-                "Dimensions the usage streams are broken down by (group_by[]). Allowed: "
+                "Dimensions the legacy usage_report and user_usage_report streams are broken "
+                "down by (group_by[]). Allowed: "
                 f"{', '.join(USAGE_DIMENSIONS)}. Each becomes part of the primary key."
             ),
         ),
@@ -133,7 +135,8 @@ class TapClaudeEnterprise(Tap):
             default=["product", "model"],
             title="Cost report grouping",
             description=(
-                "Dimensions the cost streams are broken down by (group_by[]). Allowed: "
+                "Dimensions the legacy cost_report and user_cost_report streams are broken "
+                "down by (group_by[]). Allowed: "
                 f"{', '.join(COST_DIMENSIONS)}. cost_type and token_type split each row "
                 "into its cost components. Each becomes part of the primary key."
             ),
