@@ -10,6 +10,7 @@ import threading
 
 from tap_claude_enterprise.sandbox.data import OrgConfig
 from tap_claude_enterprise.sandbox.server import SANDBOX_API_KEY, SandboxServer, SandboxSettings
+from tap_claude_enterprise.sandbox.usage_cost import SANDBOX_ADMIN_KEY, UsageCostSettings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--latency-per-100-rows", type=float, default=0.0, help="added seconds per 100 rows"
     )
     parser.add_argument("--api-key", default=SANDBOX_API_KEY, help="the key the sandbox accepts")
+    parser.add_argument(
+        "--admin-key",
+        default=SANDBOX_ADMIN_KEY,
+        help="the Admin key /usage and /cost accept (the other endpoints refuse it with 403)",
+    )
+    parser.add_argument(
+        "--usage-cost",
+        choices=("on", "404", "403"),
+        default="on",
+        help="/usage and /cost: served, or refused as for an organization not on the beta",
+    )
     return parser
 
 
@@ -60,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         latency_seconds=args.latency,
         latency_per_100_rows=args.latency_per_100_rows,
         org=OrgConfig(seed=args.seed, members=args.members, projects=args.projects),
+        usage_cost=UsageCostSettings(
+            enabled=args.usage_cost == "on",
+            unavailable_status=404 if args.usage_cost == "on" else int(args.usage_cost),
+            admin_key=args.admin_key,
+        ),
     )
     server = SandboxServer(settings, host=args.host, port=args.port)
     stop = threading.Event()
