@@ -25,7 +25,9 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from singer_sdk.exceptions import FatalAPIError
@@ -281,8 +283,6 @@ def _api_message(response: requests.Response) -> tuple[str, str]:
 
 def _sent(response: requests.Response) -> tuple[int | None, dt.timedelta | None]:
     """The ``limit`` and range of the request that got ``response``."""
-    from urllib.parse import parse_qs, urlsplit
-
     url = response.request.url if response.request is not None else None
     query = parse_qs(urlsplit(url or "").query)
     limit = query.get("limit", [None])[-1]
@@ -421,12 +421,10 @@ class UsageCostStream(AnalyticsStream):
             "%s: actors of type %r have the fields %s", self.name, actor.get("type"), shape
         )
 
-    @property
+    @cached_property
     def _key_column_names(self) -> tuple[str, ...]:
-        names = getattr(self, "_key_columns_cache", None)
-        if names is None:
-            names = self._key_columns_cache = tuple(key_columns(self.group_by))
-        return names
+        # Settings do not change during a run; ``group_by`` validates them per call.
+        return tuple(key_columns(self.group_by))
 
     # --- windows ------------------------------------------------------------------
 
