@@ -324,8 +324,8 @@ class UsageCostStream(AnalyticsStream):
 
     @property
     def primary_keys(self) -> tuple[str, ...]:  # type: ignore[override]
-        """Bucket start and every grouped dimension's column."""
-        return ("starting_at", *key_columns(self.group_by))
+        """Bucket start and every grouped dimension's column (asked for per record)."""
+        return ("starting_at", *self._key_column_names)
 
     @primary_keys.setter
     def primary_keys(self, value: Any) -> None:
