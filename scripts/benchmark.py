@@ -5,7 +5,7 @@ process so that the sandbox's CPU and memory never count as the tap's, and print
 figures beside their targets:
 
 1. requests / minimum   for a full 90-day backfill of a 2,000-member organization
-                        (all eleven streams, default settings). The minimum is, per
+                        (all thirteen streams, default settings). The minimum is, per
                         endpoint and window of the widest kind the API allows,
                         max(1, ceil(rows / largest page)), with rows read from the
                         sandbox's request log.
@@ -57,11 +57,24 @@ ALL_STREAMS = (
     "user_cost_report",
     "usage_report",
     "cost_report",
+    "usage",
+    "cost",
 )
 PER_DAY_ENDPOINTS = ("users", "apps/chat/projects", "skills", "connectors", "plugins")
 PER_USER_REPORTS = ("user_usage_report", "user_cost_report")
 BUCKETED_REPORTS = ("usage_report", "cost_report")
-REPORT_ENDPOINTS_ALL = PER_USER_REPORTS + BUCKETED_REPORTS
+# The Usage and Cost Analytics API (beta): flat rows, 1000 to a page.
+USAGE_COST = ("usage", "cost")
+REPORT_ENDPOINTS_ALL = PER_USER_REPORTS + BUCKETED_REPORTS + USAGE_COST
+# The tap's default query of usage/cost with an Analytics key (actor brings actor_type).
+USAGE_COST_QUERY = (
+    "time_bucket_width=1d&limit=1000&group_by[]=actor&group_by[]=actor_type"
+    "&group_by[]=model&group_by[]=product"
+)
+BETA_HEADERS = {
+    "anthropic-beta": "analytics-usage-cost-2026-08-24",
+    "anthropic-version": "2023-06-01",
+}
 LARGEST_PAGE = 1000  # rows, on every paged endpoint but the bucketed reports
 LARGEST_BUCKET_PAGE = 31  # 1-day buckets per page of /usage_report and /cost_report
 REPORT_SPAN_DAYS = 31
@@ -93,7 +106,8 @@ class Sandbox:
     def api(self, endpoint: str, query: str) -> dict:
         """One API request (used only to warm the sandbox's data caches)."""
         request = urllib.request.Request(
-            f"{self.url}{API_PREFIX}{endpoint}?{query}", headers={"x-api-key": API_KEY}
+            f"{self.url}{API_PREFIX}{endpoint}?{query}",
+            headers={"x-api-key": API_KEY, **(BETA_HEADERS if endpoint in USAGE_COST else {})},
         )
         with urllib.request.urlopen(request, timeout=300) as resp:
             return json.load(resp)
@@ -146,11 +160,14 @@ def warm(sandbox: Sandbox, first: dt.date, last: dt.date, reports: tuple[str, ..
     while start < end:
         stop = min(start + dt.timedelta(days=REPORT_SPAN_DAYS), end)
         for endpoint in reports:
+            bounds = f"starting_at={start}T00:00:00Z&ending_at={stop}T00:00:00Z"
+            if endpoint in USAGE_COST:
+                sandbox.api(endpoint, f"{bounds}&{USAGE_COST_QUERY}")
+                continue
             limit = LARGEST_PAGE if endpoint in PER_USER_REPORTS else LARGEST_BUCKET_PAGE
             sandbox.api(
                 endpoint,
-                f"starting_at={start}T00:00:00Z&ending_at={stop}T00:00:00Z&bucket_width=1d"
-                f"&limit={limit}&group_by[]=product&group_by[]=model",
+                f"{bounds}&bucket_width=1d&limit={limit}&group_by[]=product&group_by[]=model",
             )
         start = stop
     sandbox.post("/_sandbox/reset")
@@ -292,7 +309,9 @@ def canonical_windows(first: dt.date, latest: dt.date, report_end: dt.date) -> l
 def count_rows(sandbox: Sandbox, window: tuple) -> int:
     """Rows the sandbox holds for a window the tap did not ask for as such."""
     endpoint, *bounds = window
-    if endpoint in REPORT_ENDPOINTS_ALL:
+    if endpoint in USAGE_COST:
+        query = f"starting_at={bounds[0]}&ending_at={bounds[1]}&{USAGE_COST_QUERY}"
+    elif endpoint in REPORT_ENDPOINTS_ALL:
         limit = LARGEST_PAGE if endpoint in PER_USER_REPORTS else LARGEST_BUCKET_PAGE
         query = (
             f"starting_at={bounds[0]}&ending_at={bounds[1]}&bucket_width=1d&limit={limit}"
@@ -621,7 +640,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"records:  {dict(b.tap.records)} ({b.tap.states} STATE messages)")
             mismatched = {
                 s: (b.tap.records.get(s, 0), b.served_rows.get(ep, 0))
-                for s, ep in (("user_activity", "users"), *((r, r) for r in PER_USER_REPORTS))
+                for s, ep in (
+                    ("user_activity", "users"),
+                    *((r, r) for r in (*PER_USER_REPORTS, *USAGE_COST)),
+                )
                 if b.tap.records.get(s, 0) != b.served_rows.get(ep, 0)
             }
             print(f"records == rows served: {mismatched or 'yes'}")

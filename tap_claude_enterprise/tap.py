@@ -21,15 +21,16 @@ from tap_claude_enterprise.availability import EndpointAccess
 from tap_claude_enterprise.client import USER_AGENT, AnalyticsStream, require_tls
 from tap_claude_enterprise.conformance import EXTRA_FIELDS
 from tap_claude_enterprise.errors import BadRequestError, DateNotAvailableError, redact
+from tap_claude_enterprise.key_access import is_admin_key, skip_streams_key_cannot_read
 from tap_claude_enterprise.redaction import install_secret_filter
-from tap_claude_enterprise.streams import STREAM_TYPES
+from tap_claude_enterprise.streams import STREAM_TYPES, usage_cost
 from tap_claude_enterprise.streams.engagement import SummariesStream
 from tap_claude_enterprise.streams.reports import (
     COST_DIMENSIONS,
     USAGE_DIMENSIONS,
     validate_group_by,
 )
-from tap_claude_enterprise.windows import API_FLOOR, parse_day, utc_now
+from tap_claude_enterprise.windows import API_FLOOR, format_timestamp, parse_day, utc_now
 
 CONNECTION_TEST_DAYS_BACK = 7
 
@@ -47,11 +48,13 @@ class TapClaudeEnterprise(Tap):
             th.StringType(nullable=False),
             required=True,
             secret=True,
-            title="Analytics API key",
+            title="API key",
             description=(
                 "A Claude Enterprise Analytics API key (sk-ant-api01-...) with the "
                 "read:analytics scope, created by a Primary Owner at claude.ai > Analytics "
-                "> API keys. Admin keys (sk-ant-admin01-...) do not work with this API."
+                "> API keys: it reads every stream. Or an Admin API key (sk-ant-admin01-..., "
+                "Claude Console): it reads only the usage and cost streams, and the other "
+                "eleven are skipped with one line each."
             ),
         ),
         th.Property(
@@ -110,7 +113,8 @@ class TapClaudeEnterprise(Tap):
             default="1d",
             title="Report bucket width",
             description=(
-                "Time bucket of the usage and cost streams: 1d (day), 1h (hour) or 1m "
+                "Time bucket of the four legacy report streams (usage_report, cost_report, "
+                "user_usage_report, user_cost_report): 1d (day), 1h (hour) or 1m "
                 "(minute). Minute buckets are requested one day at a time (the API's limit "
                 "for minute buckets) and make many more requests."
             ),
@@ -121,7 +125,8 @@ class TapClaudeEnterprise(Tap):
             default=["product", "model"],
             title="Usage report grouping",
             description=(
-                "Dimensions the usage streams are broken down by (group_by[]). Allowed: "
+                "Dimensions the legacy usage_report and user_usage_report streams are broken "
+                "down by (group_by[]). Allowed: "
                 f"{', '.join(USAGE_DIMENSIONS)}. Each becomes part of the primary key."
             ),
         ),
@@ -131,10 +136,78 @@ class TapClaudeEnterprise(Tap):
             default=["product", "model"],
             title="Cost report grouping",
             description=(
-                "Dimensions the cost streams are broken down by (group_by[]). Allowed: "
+                "Dimensions the legacy cost_report and user_cost_report streams are broken "
+                "down by (group_by[]). Allowed: "
                 f"{', '.join(COST_DIMENSIONS)}. cost_type and token_type split each row "
                 "into its cost components. Each becomes part of the primary key."
             ),
+        ),
+        th.Property(
+            "usage_cost_bucket_width",
+            th.StringType(nullable=False, allowed_values=list(usage_cost.TIME_BUCKET_WIDTHS)),
+            default="1d",
+            title="Usage and cost bucket width",
+            description=(
+                "Time bucket (time_bucket_width) of the usage and cost streams: 1d (day), "
+                "1h (hour) or 1m (minute)."
+            ),
+        ),
+        th.Property(
+            "usage_stream_group_by",
+            th.ArrayType(th.StringType(allowed_values=list(usage_cost.USAGE_DIMENSIONS))),
+            title="Usage stream grouping",
+            description=(
+                "Dimensions the usage stream is broken down by (group_by[]). Default: "
+                f"{', '.join(usage_cost.ENTERPRISE_GROUP_BY)} with an Analytics key (who "
+                "used what, on which model and product); "
+                f"{', '.join(usage_cost.CONSOLE_GROUP_BY)} with an Admin key. "
+                f"Allowed: {', '.join(usage_cost.USAGE_DIMENSIONS)}. Each becomes a "
+                "key column (actor as actor_id and actor_type)."
+            ),
+        ),
+        th.Property(
+            "cost_stream_group_by",
+            th.ArrayType(th.StringType(allowed_values=list(usage_cost.COST_DIMENSIONS))),
+            title="Cost stream grouping",
+            description=(
+                "Dimensions the cost stream is broken down by (group_by[]). Default: as "
+                "usage_stream_group_by. Allowed: "
+                f"{', '.join(usage_cost.COST_DIMENSIONS)}. token_type also groups by "
+                "cost_type. Each becomes a key column (actor as actor_id and actor_type)."
+            ),
+        ),
+        th.Property(
+            "usage_cost_workspace_ids",
+            th.ArrayType(th.StringType()),
+            title="Usage and cost: workspaces",
+            description="Only these workspaces (workspace_ids[], wrkspc_...). Default: all.",
+        ),
+        th.Property(
+            "usage_cost_api_key_ids",
+            th.ArrayType(th.StringType()),
+            title="Usage and cost: API keys",
+            description="Only these API keys (api_key_ids[], apikey_...). Default: all.",
+        ),
+        th.Property(
+            "usage_cost_actor_ids",
+            th.ArrayType(th.StringType()),
+            title="Usage and cost: actors",
+            description=(
+                "Only these actors (actor_ids[]: user_..., svac_..., apikey_...; at most "
+                "100). Default: all."
+            ),
+        ),
+        th.Property(
+            "usage_cost_products",
+            th.ArrayType(th.StringType()),
+            title="Usage and cost: products",
+            description="Only these products (products[]). Default: all.",
+        ),
+        th.Property(
+            "usage_cost_models",
+            th.ArrayType(th.StringType()),
+            title="Usage and cost: models",
+            description="Only these models (models[]). Default: all.",
         ),
         th.Property(
             "max_requests_per_minute",
@@ -200,6 +273,7 @@ class TapClaudeEnterprise(Tap):
         self.endpoint_access = EndpointAccess()
         self.summaries_span: int | None = None
         self.connection_test_error = ""
+        self.skipped_streams: list[str] = []
         self._lock = threading.Lock()
         self._started = time.monotonic()
         super().__init__(*args, **kwargs)
@@ -215,6 +289,7 @@ class TapClaudeEnterprise(Tap):
             except ValueError as exc:
                 errors.append(str(exc))
         days = {}
+        errors.extend(usage_cost.validate_usage_cost_settings(dict(self.config)))
         for setting in ("start_date", "end_date"):
             value = self.config.get(setting)
             try:
@@ -224,14 +299,14 @@ class TapClaudeEnterprise(Tap):
         start, end = days.get("start_date"), days.get("end_date")
         if start is not None and end is not None and end < start:
             errors.append("end_date is before start_date: nothing could be synced")
-        errors = [redact(str(e)) for e in errors]
+        errors = [redact(str(e), limit=1000) for e in errors]  # room for allowed values
         if errors and raise_errors:
             summary = "Config validation failed: " + "; ".join(errors)
             raise ConfigValidationError(summary, errors=errors)
         return errors
 
     def discover_streams(self) -> list[AnalyticsStream]:
-        """The eleven streams, summaries first."""
+        """The thirteen streams, summaries first."""
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
 
     def load_streams(self) -> list[AnalyticsStream]:  # type: ignore[override]
@@ -253,6 +328,7 @@ class TapClaudeEnterprise(Tap):
     def sync_all(self) -> None:
         """Sync every selected stream, then log one summary line per stream."""
         self._started = time.monotonic()
+        self.skipped_streams = skip_streams_key_cannot_read(self)
         try:
             super().sync_all()
             self.endpoint_access.raise_if_key_refused()
@@ -285,6 +361,11 @@ class TapClaudeEnterprise(Tap):
         refused = self.endpoint_access.refused.values() if self.endpoint_access.accepted else ()
         for refusal in refused:
             self.logger.warning("Summary %s: skipped: %s", refusal.stream, refusal.describe())
+        if self.skipped_streams:
+            self.logger.info(
+                "Summary: skipped (not readable with an Admin key): %s",
+                ", ".join(self.skipped_streams),
+            )
         total = sum(
             s.stats["requests"] for s in self.streams.values() if isinstance(s, AnalyticsStream)
         )
@@ -301,6 +382,8 @@ class TapClaudeEnterprise(Tap):
         be resolved or reached, so it answers within seconds; the reason is one line in
         ``connection_test_error``.
         """
+        if is_admin_key(self.config.get("api_key")):
+            return self._admin_key_connection_test()
         stream = self.streams["summaries"]
         assert isinstance(stream, SummariesStream)
         day = max(utc_now().date() - dt.timedelta(days=CONNECTION_TEST_DAYS_BACK), API_FLOOR)
@@ -312,8 +395,31 @@ class TapClaudeEnterprise(Tap):
         if self.connection_test_error:
             return False
         self.logger.info(
-            "Connection test passed: the key can read Claude Enterprise analytics (%s).",
+            "Connection test passed: the key can read Claude Enterprise analytics (%s): "
+            "all eleven Enterprise streams, and usage and cost if the organization is on "
+            "the Usage and Cost Analytics API beta (otherwise a sync skips those two).",
             USER_AGENT,
+        )
+        return True
+
+    def _admin_key_connection_test(self) -> bool:
+        """An Admin key reads only usage and cost: probe /usage with one request."""
+        stream = self.streams["usage"]
+        assert isinstance(stream, AnalyticsStream)
+        end = utc_now().replace(hour=0, minute=0, second=0, microsecond=0)
+        end -= dt.timedelta(days=CONNECTION_TEST_DAYS_BACK)
+        context = {
+            "starting_at": format_timestamp(end - dt.timedelta(days=1)),
+            "ending_at": format_timestamp(end),
+        }
+        self.connection_test_error = _probe(stream, context) or ""
+        if self.connection_test_error:
+            return False
+        others = ", ".join(name for name in self.streams if name not in {"usage", "cost"})
+        self.logger.info(
+            "Connection test passed: the Admin key can read the usage and cost streams; "
+            "it cannot read %s (they need an Analytics key), which a sync skips.",
+            others,
         )
         return True
 

@@ -29,6 +29,7 @@ import yaml
 
 from tap_claude_enterprise.sandbox.data import OrgConfig, SyntheticOrg
 from tap_claude_enterprise.sandbox.server import SandboxServer
+from tap_claude_enterprise.sandbox.usage_cost import build_rows, expected_total
 from tests.helpers import ENGAGEMENT_ROWS, FAST_RATE, days, expected_engagement_keys
 from tests.postgres import PostgresServer, pg_binary, postgres_server
 
@@ -55,6 +56,9 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "user_cost_report": ("starting_at", "user_id", "product", "model"),
     "usage_report": ("starting_at", "product", "model"),
     "cost_report": ("starting_at", "product", "model"),
+    # The Usage and Cost Analytics API, with an Analytics key's default grouping.
+    "usage": ("starting_at", "actor_id", "actor_type", "model", "product"),
+    "cost": ("starting_at", "actor_id", "actor_type", "model", "product"),
 }
 REPORTS = {  # table -> (kind, per_user)
     "user_usage_report": ("usage", True),
@@ -258,7 +262,42 @@ def expected_keys(sandbox: SandboxServer, org: SyntheticOrg, period: Period) -> 
         ]
     for table in REPORTS:
         keys[table] = list(expected_report(org, table, period))
+    for table in ("usage", "cost"):
+        keys[table] = list(expected_usage_cost(sandbox, table, period))
     return keys
+
+
+def expected_usage_cost(sandbox: SandboxServer, table: str, period: Period) -> dict[tuple, dict]:
+    """Rows of ``usage``/``cost`` keyed like the warehouse rows (default grouping)."""
+    refreshed = sandbox.data_refreshed_at()
+    rows = build_rows(
+        sandbox,
+        cost=table == "cost",
+        start=period.start,
+        end=period.end,
+        data_end=min(period.end, refreshed),
+        width="1d",
+        group_by=("actor", "actor_type", "model", "product"),
+        filters={},
+        refreshed_day=refreshed.date(),
+    )
+    out = {}
+    for row in rows:
+        group, actor = row["group"], row["group"]["actor"]
+        actor_id = (
+            actor.get("user_id") or actor.get("api_key_id") or actor.get("service_account_id")
+        )
+        key = (
+            dt.datetime.fromisoformat(row["starting_at"].replace("Z", "+00:00")).replace(
+                tzinfo=None
+            ),
+            actor_id,
+            group["actor_type"],
+            group["model"] or "",
+            group["product"] or "",
+        )
+        out[key] = row
+    return out
 
 
 # --- the warehouse ------------------------------------------------------------------
@@ -372,6 +411,25 @@ def assert_warehouse_matches(
         assert list_total == sum((v["list_amount"] for v in truth.values()), Decimal(0))
         assert usd_total == want.scaleb(-2)
 
+    # cost: every row's amount, and the total to the micro-cent (API keys included).
+    truth_cost = expected_usage_cost(sandbox, "cost", period)
+    key_sql = ", ".join(f'"{c}"' for c in PRIMARY_KEYS["cost"])
+    stored_cost = {
+        tuple(row[:-2]): row[-2:]
+        for row in pg_rows(pg, f'SELECT {key_sql}, amount, amount_usd FROM "{schema}".cost')
+    }
+    for key, row in truth_cost.items():
+        assert stored_cost[key] == (
+            Decimal(row["cost"]["amount"]),
+            Decimal(row["cost"]["amount"]).scaleb(-2),
+        ), key
+    ((total,),) = pg_rows(pg, f'SELECT sum(amount) FROM "{schema}".cost')
+    assert total == Decimal(expected_total(sandbox, start=period.start, end=period.end)).scaleb(-6)
+    ((tokens,),) = pg_rows(pg, f'SELECT sum(usage__output_tokens) FROM "{schema}".usage')
+    assert tokens == sum(
+        r["usage"]["output_tokens"] for r in expected_usage_cost(sandbox, "usage", period).values()
+    )
+
     for table in ("usage_report", "user_usage_report"):
         truth = expected_report(org, table, period)
         ((tokens,),) = pg_rows(pg, f'SELECT sum(output_tokens) FROM "{schema}"."{table}"')
@@ -451,6 +509,10 @@ def test_meltano_run_into_postgres_then_revised_rerun(
             assert types[table][column] == "numeric", (table, column)
         assert types[table]["starting_at"] == "timestamp without time zone"
     assert types["skills"]["estimated_overage_spend"] == "numeric"
+    for column in (*MONEY_COLUMNS, "cost__amount", "cost__list_amount"):
+        assert types["cost"][column] == "numeric", column
+    assert types["usage"]["usage__total_tokens"] == "bigint"
+    assert types["cost"]["starting_at"] == "timestamp without time zone"
     assert types["summaries"]["date"] == "date"
     assert types["user_usage_report"]["output_tokens"] == "bigint"
     assert types["usage_report"]["cache_creation__ephemeral_5m_input_tokens"] == "bigint"

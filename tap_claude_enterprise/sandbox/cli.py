@@ -10,6 +10,7 @@ import threading
 
 from tap_claude_enterprise.sandbox.data import OrgConfig
 from tap_claude_enterprise.sandbox.server import SANDBOX_API_KEY, SandboxServer, SandboxSettings
+from tap_claude_enterprise.sandbox.usage_cost import SANDBOX_ADMIN_KEY, UsageCostSettings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +69,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the answers the tap captured in DIR (its capture_dir setting)",
     )
     parser.add_argument("--api-key", default=SANDBOX_API_KEY, help="the key the sandbox accepts")
+    parser.add_argument(
+        "--admin-key",
+        default=SANDBOX_ADMIN_KEY,
+        help="the Admin key /usage and /cost accept (the other endpoints refuse it with 403)",
+    )
+    parser.add_argument(
+        "--usage-cost",
+        choices=("on", "404", "403"),
+        default="on",
+        help="/usage and /cost: served, or refused as for an organization not on the beta",
+    )
     return parser
 
 
@@ -88,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         should_retry_header=not args.no_should_retry,
         replay_dir=args.replay,
         org=OrgConfig(seed=args.seed, members=args.members, projects=args.projects),
+        usage_cost=UsageCostSettings(
+            enabled=args.usage_cost == "on",
+            unavailable_status=404 if args.usage_cost == "on" else int(args.usage_cost),
+            admin_key=args.admin_key,
+        ),
     )
     try:
         server = SandboxServer(settings, host=args.host, port=args.port)

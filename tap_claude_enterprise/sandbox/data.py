@@ -138,6 +138,10 @@ class UsageFact:
     web_search_requests: int
     requests: int
     code_execution_spans: int
+    # Usage no seat user made (an API key or a service account): its actor id, else None.
+    actor_id: str | None = None
+    workspace_id: str | None = None
+    service_tier: str = "standard"
 
     def cost_atoms(self, revision_bump: int) -> list[tuple[str, str | None, int, int]]:
         """(cost_type, token_type, amount, list_amount) pieces in micro-cents."""
@@ -170,6 +174,9 @@ class OrgConfig:
     removed_share: float = 0.08
     engagement_revision_days: int = 3
     cost_revision_days: int = 30
+    # API keys and service accounts whose usage no seat user made: in the org-wide
+    # reports and /usage, /cost, never in the per-user reports.
+    api_keys: int = 2
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -697,12 +704,60 @@ class SyntheticOrg:
         recent = (refreshed_day - day).days < self.config.cost_revision_days
         return self.revision if recent else 0
 
-    def facts_between(self, start: dt.datetime, end: dt.datetime) -> Iterable[UsageFact]:
-        """Facts whose timestamp falls in ``[start, end)``."""
+    def workspaces(self) -> list[str]:
+        """Workspace ids of the API keys and service accounts."""
+        return [_tagged_id("wrkspc_", self.config.seed, i) for i in range(2)]
+
+    def unattributed_actors(self) -> list[tuple[str, str, str]]:
+        """(actor id, actor type, workspace id) of API keys and one service account."""
+        spaces = self.workspaces()
+        actors = [
+            (_tagged_id("apikey_", self.config.seed, i), "api_key", spaces[i % len(spaces)])
+            for i in range(self.config.api_keys)
+        ]
+        if self.config.api_keys:
+            actors.append((_tagged_id("svac_", self.config.seed), "service_account", spaces[0]))
+        return actors
+
+    @lru_cache(maxsize=512)  # noqa: B019 - the org lives as long as the server
+    def unattributed_facts(self, day: dt.date) -> tuple[UsageFact, ...]:
+        """Usage of API keys and service accounts on ``day`` (no seat user)."""
+        facts = []
+        for n, (actor_id, _kind, workspace) in enumerate(self.unattributed_actors()):
+            r = _rng(self.config.seed, "unattributed", actor_id, day)
+            for _ in range(1 + r.randrange(0, 3)):
+                facts.append(
+                    UsageFact(
+                        member=-1 - n,
+                        day=day,
+                        minute=r.randrange(0, 1440),
+                        product="claude_code" if r.random() < 0.5 else None,
+                        model=MODELS[r.randrange(len(MODELS))],
+                        context_window="0-200k",
+                        inference_geo="global",
+                        speed="standard",
+                        tokens=tuple(r.randrange(0, 500_000) for _ in TOKEN_TYPES),  # type: ignore[arg-type]
+                        web_search_requests=r.randrange(0, 3),
+                        requests=1 + r.randrange(0, 500),
+                        code_execution_spans=0,
+                        actor_id=actor_id,
+                        workspace_id=workspace,
+                        service_tier="batch" if r.random() < 0.3 else "standard",
+                    )
+                )
+        return tuple(facts)
+
+    def facts_between(
+        self, start: dt.datetime, end: dt.datetime, *, org_wide: bool = False
+    ) -> Iterable[UsageFact]:
+        """Facts whose timestamp falls in ``[start, end)``; ``org_wide`` adds unattributed ones."""
         day = max(start.date(), FIRST_DAY)
         while dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc) < end:
             base = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
-            for fact in self.usage_facts(day):
+            facts = self.usage_facts(day)
+            if org_wide:
+                facts = facts + self.unattributed_facts(day)
+            for fact in facts:
                 moment = base + dt.timedelta(minutes=fact.minute)
                 if start <= moment < end:
                     yield fact
@@ -731,7 +786,7 @@ class SyntheticOrg:
         by_cost_type = "cost_type" in group_by
         by_token_type = "token_type" in group_by
         totals: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
-        for fact in self.facts_between(start, end):
+        for fact in self.facts_between(start, end, org_wide=not per_user):
             base = dt.datetime(fact.day.year, fact.day.month, fact.day.day, tzinfo=dt.timezone.utc)
             moment = base + dt.timedelta(minutes=fact.minute)
             if bucketed:

@@ -32,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-from tap_claude_enterprise.sandbox import surprises
+from tap_claude_enterprise.sandbox import surprises, usage_cost
 from tap_claude_enterprise.sandbox.data import (
     FIRST_DAY,
     TOKEN_TYPES,
@@ -115,6 +115,7 @@ class SandboxSettings:
     # Serve a directory the tap wrote with ``capture_dir`` instead of the synthetic org.
     replay_dir: str | None = None
     org: OrgConfig = field(default_factory=OrgConfig)
+    usage_cost: usage_cost.UsageCostSettings = field(default_factory=usage_cost.UsageCostSettings)
 
 
 def _encode_cursor(payload: dict) -> str:
@@ -362,8 +363,17 @@ class SandboxServer:
         with self._lock:
             self.request_log.append(entry)
 
-    def handle_api(self, endpoint: str, params: dict[str, list[str]], key: str | None) -> dict:
+    def handle_api(
+        self,
+        endpoint: str,
+        params: dict[str, list[str]],
+        key: str | None,
+        headers: Any = None,
+    ) -> dict:
         """Answer one API request with a JSON-ready body, or raise ``ApiError``."""
+        if endpoint in usage_cost.ENDPOINTS:
+            return usage_cost.answer(self, endpoint, params, key, headers or {})
+        usage_cost.refuse_admin_key(self, endpoint, key)
         is_report = endpoint in REPORT_ENDPOINTS
         if key != self.settings.api_key:
             if is_report:
@@ -796,6 +806,7 @@ class _Handler(BaseHTTPRequestHandler):
             "status": None,
             "rows": 0,
             "faults": [],
+            "beta": self.headers.get("anthropic-beta"),
         }
         has_cursor = "page" in params
         faults = sandbox.faults.match(endpoint, has_cursor=has_cursor)
@@ -831,7 +842,9 @@ class _Handler(BaseHTTPRequestHandler):
         if surprises.answer_early(self, endpoint, params, faults, entry):
             return
         try:
-            body = sandbox.handle_api(endpoint, params, self.headers.get("x-api-key"))
+            body = sandbox.handle_api(
+                endpoint, params, self.headers.get("x-api-key"), self.headers
+            )
         except ApiError as err:
             entry["status"] = err.status
             self._send_error(err.status, err.error_type, err.message)

@@ -1,4 +1,4 @@
-"""The eleven streams, in the order they sync.
+"""The thirteen streams, in the order they sync.
 
 ``summaries`` goes first: its answer names the latest day the API serves, so the
 per-day streams after it never spend a request discovering that.
@@ -19,6 +19,7 @@ from tap_claude_enterprise.streams.reports import (
     UserCostReportStream,
     UserUsageReportStream,
 )
+from tap_claude_enterprise.streams.usage_cost import CostStream, UsageStream
 
 STREAM_TYPES = [
     SummariesStream,
@@ -32,6 +33,8 @@ STREAM_TYPES = [
     UserCostReportStream,
     UsageReportStream,
     CostReportStream,
+    UsageStream,
+    CostStream,
 ]
 
 __all__ = ["STREAM_TYPES"]
