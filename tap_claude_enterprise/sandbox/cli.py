@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--latency-per-100-rows", type=float, default=0.0, help="added seconds per 100 rows"
     )
     parser.add_argument("--api-key", default=SANDBOX_API_KEY, help="the key the sandbox accepts")
+    parser.add_argument(
+        "--precision-job",
+        action="store_true",
+        help="add a mid-month ~$123M job whose amounts a float cannot hold (precision tests)",
+    )
     return parser
 
 
@@ -59,7 +64,12 @@ def main(argv: list[str] | None = None) -> int:
         shape=args.shape,
         latency_seconds=args.latency,
         latency_per_100_rows=args.latency_per_100_rows,
-        org=OrgConfig(seed=args.seed, members=args.members, projects=args.projects),
+        org=OrgConfig(
+            seed=args.seed,
+            members=args.members,
+            projects=args.projects,
+            precision_job=args.precision_job,
+        ),
     )
     server = SandboxServer(settings, host=args.host, port=args.port)
     stop = threading.Event()

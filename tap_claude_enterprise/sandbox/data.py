@@ -104,6 +104,31 @@ def iso(day: dt.date, minutes: int = 0) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# Share of (member, day) pairs on which a member's spend surges 8-15x (a runaway agent).
+SURGE_CHANCE = 0.006
+
+
+@dataclass(frozen=True)
+class UsageHabit:
+    """How one member usually uses Claude: a main product and model, and how heavily."""
+
+    product: str
+    model: str
+    intensity: float  # spend multiplier: ~0.1 (light) to ~4 (power user)
+
+
+@lru_cache(maxsize=4096)
+def _usage_habit(seed: int, index: int) -> UsageHabit:
+    r = _rng(seed, "habit", index)
+    # Product and model preferences as a real organization shows them: mostly chat and
+    # Claude Code, mostly Sonnet; spend per member spread log-normally (tens of dollars to
+    # a few thousand a month), so no single member dwarfs the rest.
+    product = r.choices(PRODUCTS, weights=(40, 30, 10, 10, 5, 5))[0]
+    model = r.choices(MODELS, weights=(25, 60, 15))[0]
+    intensity = min(4.0, max(0.08, r.lognormvariate(-0.3, 0.9)))
+    return UsageHabit(product=product, model=model, intensity=intensity)
+
+
 @dataclass(frozen=True)
 class Member:
     """One account of the organization."""
@@ -170,6 +195,10 @@ class OrgConfig:
     removed_share: float = 0.08
     engagement_revision_days: int = 3
     cost_revision_days: int = 30
+    # The service account's mid-month migration job: amounts (~$123M) with more
+    # significant digits than a float holds. Off by default, so the organization looks
+    # real; the money-precision tests switch it on (CLI: --precision-job).
+    precision_job: bool = False
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -625,17 +654,22 @@ class SyntheticOrg:
             actives.add(service.index)
         for index in sorted(actives):
             r = _rng(seed, "usage", index, day)
+            habit = _usage_habit(seed, index)
+            # Most days look like the member's usual day; a few are a runaway agent loop.
+            surge = 8 + r.randrange(0, 8) if r.random() < SURGE_CHANCE else 1
             combos = 1 + r.randrange(0, 3)
             for _ in range(combos):
-                product = PRODUCTS[r.randrange(len(PRODUCTS))]
-                model = MODELS[r.randrange(len(MODELS))]
-                scale = 40 if product == "claude_code" else 4
+                product = habit.product if r.random() < 0.7 else PRODUCTS[r.randrange(len(PRODUCTS))]
+                model = habit.model if r.random() < 0.75 else MODELS[r.randrange(len(MODELS))]
+                # Claude Code sessions carry far more context than a chat.
+                base = 150 if product == "claude_code" else 25
+                scale = max(1, round(base * habit.intensity * surge * (0.6 + 0.8 * r.random())))
                 tokens = (
-                    r.randrange(1_000, 200_000) * scale,
-                    r.randrange(500, 60_000) * scale,
-                    r.randrange(0, 900_000) * scale,
-                    r.randrange(0, 90_000) * scale,
-                    r.randrange(0, 20_000) * scale,
+                    r.randrange(2_000, 20_000) * scale,
+                    r.randrange(500, 4_000) * scale,
+                    r.randrange(0, 60_000) * scale,
+                    r.randrange(0, 8_000) * scale,
+                    r.randrange(0, 2_000) * scale,
                 )
                 facts.append(
                     UsageFact(
@@ -671,7 +705,7 @@ class SyntheticOrg:
                         code_execution_spans=1 + r.randrange(0, 20),
                     )
                 )
-        if day.day == 15:
+        if self.config.precision_job and day.day == 15:
             # A month-end migration job of the service account: an amount with more
             # significant digits than a float holds.
             facts.append(
