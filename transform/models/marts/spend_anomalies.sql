@@ -1,8 +1,10 @@
 -- Days on which a member's or a model's spend was far above its own recent baseline:
 -- more than `anomaly_mad_threshold` robust standard deviations (1.4826 x the median
--- absolute deviation) above the median of the previous `anomaly_baseline_days` days,
--- with at least `anomaly_min_baseline_days` days of history and at least
--- `anomaly_min_spend_usd` spent that day. Robust: one earlier spike does not hide the next.
+-- absolute deviation) above the median of its days with spend among the previous
+-- `anomaly_baseline_days` days, with at least `anomaly_min_baseline_days` such days and
+-- at least `anomaly_min_spend_usd` spent that day. Days without spend are left out of the
+-- baseline: for someone who works with Claude twice a week, a usual working day is not an
+-- anomaly. Median and MAD are robust: one earlier spike does not hide the next.
 with daily as (
   select * from {{ ref('spend_entity_daily') }}
 ),
@@ -21,6 +23,7 @@ baseline_rows as (
     and past_day.entity_id = current_day.entity_id
     and past_day.spend_date < current_day.spend_date
     and past_day.spend_date >= {{ dbt.dateadd('day', -var('anomaly_baseline_days'), 'current_day.spend_date') }}
+    and past_day.amount_usd > 0
 ),
 
 medians as (
