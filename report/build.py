@@ -16,6 +16,7 @@ from typing import Any
 from report.queries import QUERIES
 
 TEMPLATE = Path(__file__).with_name("template.html")
+NONE = "\N{EN DASH}"  # shown for a missing value
 Row = dict[str, Any]
 # Colours that stay apart for the colour-blind (Okabe-Ito), then plotly's defaults.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -65,7 +66,7 @@ def read_marts(connection: Any, schema: str = "analytics") -> ReportData:
 def dollars(value: Decimal | float | int | None, places: int | None = 2) -> str:
     """``$1,234.56``; ``places=None`` keeps every digit (exact amounts in tables)."""
     if value is None:
-        return "–"
+        return NONE
     amount = Decimal(str(value)) if not isinstance(value, Decimal) else value
     if places is None:
         return f"${amount:,f}"
@@ -428,6 +429,8 @@ def _kpis(data: ReportData) -> list[tuple[str, str]]:
             (f"Spend this month (to {last['spend_date']})", dollars(last["month_to_date_usd"])),
             ("Projected month end", dollars(last["projected_month_end_usd"])),
         ]
+    inactive = sum(int(r["inactive"] or 0) for r in data["members"])
+    out.append(("Seats idle 30 days", str(inactive)))
     out.append(("Anomalies", str(len(data["anomalies"]))))
     return out
 
@@ -445,15 +448,18 @@ def render_html(
 ) -> str:
     """The whole page; ``plotly_js`` is inlined, so the file needs nothing else."""
     cards = "\n".join(
-        f'<section class="card"><h2>{html.escape(c.title)}</h2><p class="q">{html.escape(c.question)}</p>'
-        f'<div class="chart" id="chart-{c.chart_id}" data-chart="{c.chart_id}" data-points="{c.points}"></div></section>'
+        f'<section class="card"><h2>{html.escape(c.title)}</h2>'
+        f'<p class="q">{html.escape(c.question)}</p>'
+        f'<div class="chart" id="chart-{c.chart_id}" data-chart="{c.chart_id}" '
+        f'data-points="{c.points}"></div></section>'
         for c in charts
     )
     figures = json.dumps(
         {c.chart_id: {"data": c.data, "layout": c.layout} for c in charts}, default=_plain
     )
     kpis = "".join(
-        f'<div class="kpi"><div class="v">{html.escape(v)}</div><div class="k">{html.escape(k)}</div></div>'
+        f'<div class="kpi"><div class="v">{html.escape(v)}</div>'
+        f'<div class="k">{html.escape(k)}</div></div>'
         for k, v in _kpis(data)
     )
     budgets = _table(
@@ -477,7 +483,7 @@ def render_html(
                 dollars(r["spent_usd"], None),
                 f"{r['pct_used']}%",
                 dollars(r["projected_month_end_usd"]),
-                str(r["overrun_date"] or r["projected_overrun_date"] or "–"),
+                str(r["overrun_date"] or r["projected_overrun_date"] or NONE),
                 r["status"].replace("_", " "),
             ]
             for r in data["budgets"]

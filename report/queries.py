@@ -46,7 +46,8 @@ QUERIES: dict[str, str] = {
         from {schema}.spend_anomalies order by spend_date, entity_type, entity_label
     """,
     "members": """
-        select activity_status, count(*) as members, sum(case when is_inactive_seat then 1 else 0 end) as inactive
+        select activity_status, count(*) as members,
+               sum(case when is_inactive_seat then 1 else 0 end) as inactive
         from {schema}.member_activity group by activity_status order by activity_status
     """,
 }

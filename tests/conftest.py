@@ -9,6 +9,7 @@ import pytest
 
 from tap_claude_enterprise.sandbox.data import OrgConfig
 from tap_claude_enterprise.sandbox.server import SandboxServer, SandboxSettings
+from tests.dbt_fixtures import dbt_duckdb_build, dbt_sandbox, meltano_project  # noqa: F401
 from tests.helpers import FAST_RATE
 
 

@@ -104,8 +104,9 @@ def iso(day: dt.date, minutes: int = 0) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# Share of (member, day) pairs on which a member's spend surges 8-15x (a runaway agent).
-SURGE_CHANCE = 0.006
+# Every this many days (at an offset of its own) a member's spend surges 8-15x, if they
+# work that day: a runaway agent loop, for the anomaly models to find.
+SURGE_EVERY_DAYS = 97
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class UsageHabit:
     product: str
     model: str
     intensity: float  # spend multiplier: ~0.1 (light) to ~4 (power user)
+    surge_offset: int  # surge days: (day.toordinal() + offset) % SURGE_EVERY_DAYS == 0
 
 
 @lru_cache(maxsize=4096)
@@ -126,7 +128,8 @@ def _usage_habit(seed: int, index: int) -> UsageHabit:
     product = r.choices(PRODUCTS, weights=(40, 30, 10, 10, 5, 5))[0]
     model = r.choices(MODELS, weights=(25, 60, 15))[0]
     intensity = min(4.0, max(0.08, r.lognormvariate(-0.3, 0.9)))
-    return UsageHabit(product=product, model=model, intensity=intensity)
+    offset = r.randrange(SURGE_EVERY_DAYS)
+    return UsageHabit(product=product, model=model, intensity=intensity, surge_offset=offset)
 
 
 @dataclass(frozen=True)
@@ -656,10 +659,12 @@ class SyntheticOrg:
             r = _rng(seed, "usage", index, day)
             habit = _usage_habit(seed, index)
             # Most days look like the member's usual day; a few are a runaway agent loop.
-            surge = 8 + r.randrange(0, 8) if r.random() < SURGE_CHANCE else 1
+            surging = (day.toordinal() + habit.surge_offset) % SURGE_EVERY_DAYS == 0
+            surge = 8 + r.randrange(0, 8) if surging else 1
             combos = 1 + r.randrange(0, 3)
             for _ in range(combos):
-                product = habit.product if r.random() < 0.7 else PRODUCTS[r.randrange(len(PRODUCTS))]
+                usual = r.random() < 0.7
+                product = habit.product if usual else PRODUCTS[r.randrange(len(PRODUCTS))]
                 model = habit.model if r.random() < 0.75 else MODELS[r.randrange(len(MODELS))]
                 # Claude Code sessions carry far more context than a chat.
                 base = 150 if product == "claude_code" else 25

@@ -44,6 +44,12 @@
 {%- endmacro %}
 
 
+{% macro usd(expression) -%}
+  {#- A computed amount (a sum, a difference), typed like every other: DECIMAL(38, 8). -#}
+  cast({{ expression }} as decimal(38, 8))
+{%- endmacro %}
+
+
 {% macro count_of(column) -%}
   cast({{ column }} as {{ dbt.type_bigint() }})
 {%- endmacro %}

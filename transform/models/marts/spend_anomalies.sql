@@ -68,12 +68,12 @@ select
   entity_id,
   entity_label,
   spend_date,
-  amount_usd,
+  {{ usd('amount_usd') }} as amount_usd,
   baseline_median_usd,
   baseline_mad_usd,
   cast(baseline_median_usd + {{ var('anomaly_mad_threshold') }} * robust_deviation_usd as decimal(38, 8)) as threshold_usd,
   cast(round((amount_usd - baseline_median_usd) / robust_deviation_usd, 2) as decimal(12, 2)) as robust_z,
-  amount_usd - baseline_median_usd as excess_usd,
+  {{ usd('amount_usd - baseline_median_usd') }} as excess_usd,
   cast(baseline_days as integer) as baseline_days
 from scored
 where baseline_days >= {{ var('anomaly_min_baseline_days') }}

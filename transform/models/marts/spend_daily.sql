@@ -20,9 +20,9 @@ select
   user_id,
   product,
   model,
-  amount_usd,
-  list_amount_usd,
-  list_amount_usd - amount_usd as discount_usd,
+  {{ usd('amount_usd') }} as amount_usd,
+  {{ usd('list_amount_usd') }} as list_amount_usd,
+  {{ usd('list_amount_usd - amount_usd') }} as discount_usd,
   {{ pct('list_amount_usd - amount_usd', 'list_amount_usd') }} as discount_pct,
   cast(requests as {{ dbt.type_bigint() }}) as requests
 from costs

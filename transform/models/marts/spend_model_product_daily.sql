@@ -5,9 +5,9 @@ select
   {{ month_of('usage_date') }} as spend_month,
   coalesce(product, '(unattributed)') as product,
   coalesce(model, '(unattributed)') as model,
-  sum(amount_usd) as amount_usd,
-  sum(list_amount_usd) as list_amount_usd,
-  sum(list_amount_usd) - sum(amount_usd) as discount_usd,
+  {{ usd('sum(amount_usd)') }} as amount_usd,
+  {{ usd('sum(list_amount_usd)') }} as list_amount_usd,
+  {{ usd('sum(list_amount_usd) - sum(amount_usd)') }} as discount_usd,
   {{ pct('sum(list_amount_usd) - sum(amount_usd)', 'sum(list_amount_usd)') }} as discount_pct,
   cast(sum(coalesce(requests, 0)) as {{ dbt.type_bigint() }}) as requests
 from {{ ref('stg_claude__cost_report') }}

@@ -29,8 +29,8 @@ select
   ranked.user_id,
   members.display_name,
   members.email_address,
-  ranked.amount_usd,
-  ranked.list_amount_usd,
+  {{ usd('ranked.amount_usd') }} as amount_usd,
+  {{ usd('ranked.list_amount_usd') }} as list_amount_usd,
   {{ pct('ranked.amount_usd', 'ranked.month_amount_usd') }} as share_of_members_pct,
   favourite.product as top_product,
   favourite.model as top_model
