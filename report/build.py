@@ -429,8 +429,9 @@ def _kpis(data: ReportData) -> list[tuple[str, str]]:
             (f"Spend this month (to {last['spend_date']})", dollars(last["month_to_date_usd"])),
             ("Projected month end", dollars(last["projected_month_end_usd"])),
         ]
-    inactive = sum(int(r["inactive"] or 0) for r in data["members"])
-    out.append(("Seats idle 30 days", str(inactive)))
+    if data["adoption"]:
+        idle = data["adoption"][-1]["inactive_seats"]
+        out.append(("Seats without a monthly active user", str(idle)))
     out.append(("Anomalies", str(len(data["anomalies"]))))
     return out
 

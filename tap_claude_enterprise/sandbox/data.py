@@ -144,6 +144,8 @@ class Member:
     removed: dt.date | None
     activity: float
     service_account: bool = False
+    # The member stopped using Claude on this day but keeps the seat (an idle seat).
+    stopped: dt.date | None = None
 
     def present(self, day: dt.date) -> bool:
         """Whether the account is a member on ``day``."""
@@ -245,6 +247,7 @@ class SyntheticOrg:
                     joined=joined,
                     removed=removed,
                     activity=0.25 + 0.7 * rng.random(),
+                    stopped=self._stop_day(i),
                 )
             )
         # A system-minted service account: spend, but no e-mail and no seat activity.
@@ -261,6 +264,13 @@ class SyntheticOrg:
             )
         )
         return members
+
+    def _stop_day(self, index: int) -> dt.date | None:
+        """About one member in eight stops using Claude at some point and keeps the seat."""
+        rng = _rng(self.config.seed, "stopped", index)
+        if rng.random() >= 0.12:
+            return None
+        return FIRST_DAY + dt.timedelta(days=rng.randrange(30, 300))
 
     @property
     def seat_members(self) -> list[Member]:
@@ -287,7 +297,7 @@ class SyntheticOrg:
         weekend = day.weekday() >= 5
         active = set()
         for member in self.seat_members:
-            if not member.present(day):
+            if not member.present(day) or (member.stopped and day >= member.stopped):
                 continue
             chance = member.activity * (0.35 if weekend else 1.0)
             if _rng(self.config.seed, "active", member.index, day).random() < chance:
