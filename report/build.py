@@ -189,6 +189,9 @@ def utilization_chart(data: ReportData) -> Chart:
         },
     )
     layout["yaxis"]["range"] = [0, 105]
+    # Idle seats as low bars along the bottom third, under the utilization lines.
+    idle = max((int(r["inactive_seats"] or 0) for r in rows), default=0)
+    layout["yaxis2"]["range"] = [0, max(3 * idle, 1)]
     return Chart(
         "utilization",
         "Seat utilization",
