@@ -23,6 +23,8 @@ ids as (
   select user_id from activity
   union
   select user_id from cost
+  union
+  select user_id from {{ ref('stg_claude__user_usage_report') }}
 )
 
 select
