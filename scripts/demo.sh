@@ -47,7 +47,7 @@ bootstrap() {
         say "needs Python 3.10-3.13 (set PYTHON=/path/to/python3.11)"
         exit 2
     fi
-    say "preparing $VENV with $("$python" -V 2>&1) (Meltano, the tap, DuckDB)"
+    say "preparing $VENV with $("$python" -V 2>&1) (Meltano, the tap, DuckDB, plotly)"
     local started=$SECONDS
     [ -x "$VENV/bin/python" ] || "$python" -m venv "$VENV"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check uv
