@@ -3,9 +3,11 @@
 1. Choose the source, and say which: the real API when ``TAP_CLAUDE_ENTERPRISE_API_KEY``
    is set (or ``--api``), else a local sandbox serving a synthetic organization.
 2. ``meltano install`` the plugins the pipeline needs (fast when they are installed).
-3. ``meltano run tap-claude-enterprise duckdb-compat target-duckdb`` into a DuckDB file.
+3. ``meltano run tap-claude-enterprise duckdb-compat target-duckdb dbt-duckdb:build``
+   into a DuckDB file: load, then build and test the dbt models (``transform/``).
 4. Read the file back and print daily active users, the five members with the highest
    spend, and spend by model and product, in exact dollars.
+5. Write the HTML report (``report/``) from the marts and print its path.
 
 Run it through ``scripts/demo.sh``, which prepares the Python environment it needs.
 """
@@ -27,9 +29,10 @@ from pathlib import Path
 
 API_KEY_ENV = "TAP_CLAUDE_ENTERPRISE_API_KEY"
 TAP_ENV_PREFIX = "TAP_CLAUDE_ENTERPRISE_"
-PIPELINE = ("tap-claude-enterprise", "duckdb-compat", "target-duckdb")
-DEMO_PLUGINS = ("tap-claude-enterprise", "meltano-map-transformer", "target-duckdb")
+PIPELINE = ("tap-claude-enterprise", "duckdb-compat", "target-duckdb", "dbt-duckdb:build")
+DEMO_PLUGINS = ("tap-claude-enterprise", "meltano-map-transformer", "target-duckdb", "dbt-duckdb")
 SCHEMA = "claude_enterprise"
+MARTS_SCHEMA = "analytics"  # where dbt builds the models (meltano.yml: dbt-duckdb schema)
 # The sandbox is local and the demo should take seconds, not the minutes that the real
 # API's 60 requests per minute would impose: both sides get a far higher limit.
 SANDBOX_RATE_LIMIT = 100_000
@@ -193,6 +196,12 @@ def meltano_env(source: str, *, start_date: dt.date, db_file: Path) -> dict[str,
     env.setdefault(f"{TAP_ENV_PREFIX}START_DATE", start_date.isoformat())
     env["TARGET_DUCKDB_FILEPATH"] = str(db_file)
     env["TARGET_DUCKDB_DEFAULT_TARGET_SCHEMA"] = SCHEMA
+    # dbt builds the models in the same file, reading the schema the loader wrote.
+    env["DBT_DUCKDB_PATH"] = str(db_file)
+    env["DBT_DUCKDB_SCHEMA"] = MARTS_SCHEMA
+    env["CLAUDE_ENTERPRISE_SOURCE_SCHEMA"] = SCHEMA
+    # The sandbox has no traffic outside seats: members' spend must equal the org's.
+    env["CLAUDE_ENTERPRISE_RECONCILE_EXACT"] = "true" if source == "sandbox" else "false"
     return env
 
 
@@ -379,7 +388,35 @@ def main(argv: list[str] | None = None) -> int:
 
     report = read_report(db_file)
     print(format_report(report, source=source, db_file=db_file))
+    html_file = write_html_report(project, db_file, source=source)
+    print(f"\nModels (dbt, built and tested): schema {MARTS_SCHEMA} of {db_file}")
+    print(f"HTML report with charts: {html_file}")
     return 0
+
+
+def write_html_report(project: Path, db_file: Path, *, source: str) -> Path:
+    """The self-contained HTML report from the marts, beside the DuckDB file."""
+    import duckdb
+
+    sys.path.insert(0, str(project))  # the report package lives in the checkout
+    from report.build import build_report, plotly_bundle, read_marts, render_html
+
+    started = time.monotonic()
+    with duckdb.connect(str(db_file), read_only=True) as con:
+        data = read_marts(con, MARTS_SCHEMA)
+    now = dt.datetime.now(tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    label = "real API" if source == "api" else "sandbox, synthetic organization"
+    page = render_html(
+        build_report(data),
+        data,
+        plotly_js=plotly_bundle(),
+        title="Claude Enterprise: adoption and spend",
+        generated=f"{label}; generated {now} from {db_file.name}",
+    )
+    html_file = db_file.with_name(db_file.stem + "_report.html")
+    html_file.write_text(page, encoding="utf-8")
+    log(f"HTML report: {time.monotonic() - started:.1f} s")
+    return html_file
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One command, no key needed: Claude Enterprise analytics -> Meltano -> DuckDB -> a report.
+# One command, no key needed: Claude Enterprise analytics -> Meltano -> DuckDB -> dbt -> a report.
 #
 #   bash scripts/demo.sh                 # sandbox, unless TAP_CLAUDE_ENTERPRISE_API_KEY is set
 #   bash scripts/demo.sh --sandbox       # always the local sandbox (synthetic organization)
@@ -8,7 +8,8 @@
 #   bash scripts/demo.sh --help
 #
 # Needs Python 3.10-3.13 and the package registries, nothing else. It keeps a venv with
-# Meltano, this tap and DuckDB in .meltano/demo-venv, and Meltano's plugin venvs in
+# Meltano, this tap, DuckDB and plotly (the report's charts) in .meltano/demo-venv, and
+# Meltano's plugin venvs (the loaders, dbt) in
 # .meltano/ (both git-ignored), so a second run only syncs. scripts/demo.py does the rest.
 set -euo pipefail
 
@@ -46,16 +47,16 @@ bootstrap() {
         say "needs Python 3.10-3.13 (set PYTHON=/path/to/python3.11)"
         exit 2
     fi
-    say "preparing $VENV with $("$python" -V 2>&1) (Meltano, the tap, DuckDB)"
+    say "preparing $VENV with $("$python" -V 2>&1) (Meltano, the tap, DuckDB, plotly)"
     local started=$SECONDS
     [ -x "$VENV/bin/python" ] || "$python" -m venv "$VENV"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check uv
     # uv resolves and installs in seconds; plain pip is the fallback.
     if ! "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" \
-            -e "$ROOT" "$MELTANO_REQ" "$DUCKDB_REQ"; then
+            -e "$ROOT[report]" "$MELTANO_REQ" "$DUCKDB_REQ"; then
         say "uv failed; retrying with pip"
         "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-            -e "$ROOT" "$MELTANO_REQ" "$DUCKDB_REQ"
+            -e "$ROOT[report]" "$MELTANO_REQ" "$DUCKDB_REQ"
     fi
     echo "$want" >"$stamp"
     say "environment ready in $((SECONDS - started)) s"

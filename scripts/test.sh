@@ -11,5 +11,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
-.venv/bin/ruff check tap_claude_enterprise tests scripts
+.venv/bin/ruff check tap_claude_enterprise tests scripts report
 exec .venv/bin/python -m pytest "$@"

@@ -133,7 +133,7 @@ def test_refused_key_hint_shows_both_key_prefixes_and_the_request_id(
 
     assert result.returncode == 1
     verdict = result.stderr.strip().splitlines()[-1]
-    assert verdict.startswith("Connection test failed: the API refused the key (404).")
+    assert verdict.startswith("Connection test failed: /summaries: the API refused the key (404).")
     assert "sk-ant-api01-..." in verdict
     assert "sk-ant-admin01-..." in verdict
     assert "[key]" not in result.stderr

@@ -96,7 +96,7 @@ def sync_span(config: dict) -> tuple[dt.datetime, dt.datetime]:
 
 @pytest.fixture
 def sixty_days(make_sandbox):
-    sandbox = make_sandbox(members=40)
+    sandbox = make_sandbox(members=40, precision_job=True)
     config = tap_config(
         sandbox, start_date=(sandbox.latest_day() - dt.timedelta(days=59)).isoformat()
     )
@@ -152,7 +152,8 @@ def test_cost_totals_are_exact_to_the_micro_cent(sixty_days):
         )
 
 
-def test_amounts_are_written_as_exact_json_numbers(sandbox):
+def test_amounts_are_written_as_exact_json_numbers(make_sandbox):
+    sandbox = make_sandbox(precision_job=True)
     config = tap_config(sandbox)
     run = run_tap(config)
     records = run.records["user_cost_report"]

@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="on",
         help="/usage and /cost: served, or refused as for an organization not on the beta",
     )
+    parser.add_argument(
+        "--precision-job",
+        action="store_true",
+        help="add a mid-month ~$123M job whose amounts a float cannot hold (precision tests)",
+    )
     return parser
 
 
@@ -99,7 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         request_ids=not args.no_request_ids,
         should_retry_header=not args.no_should_retry,
         replay_dir=args.replay,
-        org=OrgConfig(seed=args.seed, members=args.members, projects=args.projects),
+        org=OrgConfig(
+            seed=args.seed,
+            members=args.members,
+            projects=args.projects,
+            precision_job=args.precision_job,
+        ),
         usage_cost=UsageCostSettings(
             enabled=args.usage_cost == "on",
             unavailable_status=404 if args.usage_cost == "on" else int(args.usage_cost),

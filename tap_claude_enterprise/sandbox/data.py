@@ -104,6 +104,34 @@ def iso(day: dt.date, minutes: int = 0) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# Every this many days (at an offset of its own) a member's spend surges 8-15x, if they
+# work that day: a runaway agent loop, for the anomaly models to find.
+SURGE_EVERY_DAYS = 97
+
+
+@dataclass(frozen=True)
+class UsageHabit:
+    """How one member usually uses Claude: a main product and model, and how heavily."""
+
+    product: str
+    model: str
+    intensity: float  # spend multiplier: ~0.1 (light) to ~4 (power user)
+    surge_offset: int  # surge days: (day.toordinal() + offset) % SURGE_EVERY_DAYS == 0
+
+
+@lru_cache(maxsize=4096)
+def _usage_habit(seed: int, index: int) -> UsageHabit:
+    r = _rng(seed, "habit", index)
+    # Product and model preferences as a real organization shows them: mostly chat and
+    # Claude Code, mostly Sonnet; spend per member spread log-normally (tens of dollars to
+    # a few thousand a month), so no single member dwarfs the rest.
+    product = r.choices(PRODUCTS, weights=(40, 30, 10, 10, 5, 5))[0]
+    model = r.choices(MODELS, weights=(25, 60, 15))[0]
+    intensity = min(4.0, max(0.08, r.lognormvariate(-0.3, 0.9)))
+    offset = r.randrange(SURGE_EVERY_DAYS)
+    return UsageHabit(product=product, model=model, intensity=intensity, surge_offset=offset)
+
+
 @dataclass(frozen=True)
 class Member:
     """One account of the organization."""
@@ -116,6 +144,8 @@ class Member:
     removed: dt.date | None
     activity: float
     service_account: bool = False
+    # The member stopped using Claude on this day but keeps the seat (an idle seat).
+    stopped: dt.date | None = None
 
     def present(self, day: dt.date) -> bool:
         """Whether the account is a member on ``day``."""
@@ -177,6 +207,10 @@ class OrgConfig:
     # API keys and service accounts whose usage no seat user made: in the org-wide
     # reports and /usage, /cost, never in the per-user reports.
     api_keys: int = 2
+    # The service account's mid-month migration job: amounts (~$123M) with more
+    # significant digits than a float holds. Off by default, so the organization looks
+    # real; the money-precision tests switch it on (CLI: --precision-job).
+    precision_job: bool = False
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -220,6 +254,7 @@ class SyntheticOrg:
                     joined=joined,
                     removed=removed,
                     activity=0.25 + 0.7 * rng.random(),
+                    stopped=self._stop_day(i),
                 )
             )
         # A system-minted service account: spend, but no e-mail and no seat activity.
@@ -236,6 +271,13 @@ class SyntheticOrg:
             )
         )
         return members
+
+    def _stop_day(self, index: int) -> dt.date | None:
+        """About one member in eight stops using Claude at some point and keeps the seat."""
+        rng = _rng(self.config.seed, "stopped", index)
+        if rng.random() >= 0.12:
+            return None
+        return FIRST_DAY + dt.timedelta(days=rng.randrange(30, 300))
 
     @property
     def seat_members(self) -> list[Member]:
@@ -262,7 +304,7 @@ class SyntheticOrg:
         weekend = day.weekday() >= 5
         active = set()
         for member in self.seat_members:
-            if not member.present(day):
+            if not member.present(day) or (member.stopped and day >= member.stopped):
                 continue
             chance = member.activity * (0.35 if weekend else 1.0)
             if _rng(self.config.seed, "active", member.index, day).random() < chance:
@@ -632,17 +674,24 @@ class SyntheticOrg:
             actives.add(service.index)
         for index in sorted(actives):
             r = _rng(seed, "usage", index, day)
+            habit = _usage_habit(seed, index)
+            # Most days look like the member's usual day; a few are a runaway agent loop.
+            surging = (day.toordinal() + habit.surge_offset) % SURGE_EVERY_DAYS == 0
+            surge = 8 + r.randrange(0, 8) if surging else 1
             combos = 1 + r.randrange(0, 3)
             for _ in range(combos):
-                product = PRODUCTS[r.randrange(len(PRODUCTS))]
-                model = MODELS[r.randrange(len(MODELS))]
-                scale = 40 if product == "claude_code" else 4
+                usual = r.random() < 0.7
+                product = habit.product if usual else PRODUCTS[r.randrange(len(PRODUCTS))]
+                model = habit.model if r.random() < 0.75 else MODELS[r.randrange(len(MODELS))]
+                # Claude Code sessions carry far more context than a chat.
+                base = 150 if product == "claude_code" else 25
+                scale = max(1, round(base * habit.intensity * surge * (0.6 + 0.8 * r.random())))
                 tokens = (
-                    r.randrange(1_000, 200_000) * scale,
-                    r.randrange(500, 60_000) * scale,
-                    r.randrange(0, 900_000) * scale,
-                    r.randrange(0, 90_000) * scale,
-                    r.randrange(0, 20_000) * scale,
+                    r.randrange(2_000, 20_000) * scale,
+                    r.randrange(500, 4_000) * scale,
+                    r.randrange(0, 60_000) * scale,
+                    r.randrange(0, 8_000) * scale,
+                    r.randrange(0, 2_000) * scale,
                 )
                 facts.append(
                     UsageFact(
@@ -678,7 +727,7 @@ class SyntheticOrg:
                         code_execution_spans=1 + r.randrange(0, 20),
                     )
                 )
-        if day.day == 15:
+        if self.config.precision_job and day.day == 15:
             # A month-end migration job of the service account: an amount with more
             # significant digits than a float holds.
             facts.append(

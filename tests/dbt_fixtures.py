@@ -1,0 +1,120 @@
+"""A sandbox loaded into DuckDB and the dbt models built on it, once per session.
+
+``meltano run tap-claude-enterprise duckdb-compat target-duckdb dbt-duckdb:build``, as a
+user runs it: the models' own tests (data tests, reconciliation, unit tests) run inside
+that command and fail it when they fail. tests/test_dbt.py checks the marts against the
+synthetic organization; tests/test_report_browser.py draws the report from them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tap_claude_enterprise.sandbox.data import OrgConfig, SyntheticOrg
+from tap_claude_enterprise.sandbox.server import SandboxServer, SandboxSettings
+from tests.helpers import FAST_RATE
+from tests.test_e2e_meltano import (
+    MELTANO,
+    ROOT,
+    Meltano,
+    Period,
+    clean_env,
+    run_demo,
+    sandbox_clock,
+)
+
+DBT_MEMBERS = 30
+DBT_SEED = 5
+DBT_DAYS = 45  # two report windows; long enough for 28-day anomaly baselines
+MARTS = "analytics"
+SOURCE = "claude_enterprise"
+
+
+@dataclass
+class DbtBuild:
+    """A sandbox period loaded and modelled: where, what, and the org behind it."""
+
+    db_file: Path
+    org: SyntheticOrg
+    period: Period
+    output: str  # Meltano's output, dbt's log included
+
+
+@pytest.fixture(scope="session")
+def meltano_project() -> Meltano:
+    """Meltano and every plugin of meltano.yml (dbt utilities included), installed once."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MELTANO_")}
+    result = run_demo("--install-only", env=env)
+    assert result.returncode == 0, f"meltano install failed:\n{result.stderr[-6000:]}"
+    return Meltano(executable=MELTANO, project=ROOT)
+
+
+def sandbox_period(sandbox: SandboxServer, days: int) -> Period:
+    """The last ``days`` complete days (the report buckets of yesterday are not final)."""
+    latest, refreshed = sandbox_clock(sandbox)
+    last = latest - dt.timedelta(days=1)
+    first = last - dt.timedelta(days=days - 1)
+    return Period(first=first, last=last, latest=latest, refreshed_day=refreshed)
+
+
+@pytest.fixture(scope="session")
+def dbt_sandbox() -> Iterator[SandboxServer]:
+    """The organization the dbt tests model (no float-breaking job: a real-looking org)."""
+    org = OrgConfig(seed=DBT_SEED, members=DBT_MEMBERS)
+    server = SandboxServer(SandboxSettings(org=org, rate_limit_per_minute=FAST_RATE)).start()
+    yield server
+    server.stop()
+
+
+def period_env(sandbox: SandboxServer, period: Period, state_dir: Path, **extra: str) -> dict:
+    """Settings of one sandbox run through Meltano, all from the environment."""
+    return clean_env(
+        state_dir,
+        TAP_CLAUDE_ENTERPRISE_API_URL=sandbox.url,
+        TAP_CLAUDE_ENTERPRISE_START_DATE=period.first.isoformat(),
+        TAP_CLAUDE_ENTERPRISE_END_DATE=period.last.isoformat(),
+        TAP_CLAUDE_ENTERPRISE_MAX_REQUESTS_PER_MINUTE=str(FAST_RATE),
+        CLAUDE_ENTERPRISE_SOURCE_SCHEMA=SOURCE,
+        # The sandbox has only seat traffic: members' spend must equal the org's, per day.
+        CLAUDE_ENTERPRISE_RECONCILE_EXACT="true",
+        **extra,
+    )
+
+
+@pytest.fixture(scope="session")
+def dbt_duckdb_build(
+    meltano_project: Meltano, dbt_sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactory
+) -> DbtBuild:
+    """The sandbox's last 45 days in DuckDB, with the models built and tested by dbt."""
+    work = tmp_path_factory.mktemp("dbt-duckdb")
+    db_file = work / "claude.duckdb"
+    period = sandbox_period(dbt_sandbox, DBT_DAYS)
+    env = period_env(
+        dbt_sandbox,
+        period,
+        work,
+        TARGET_DUCKDB_FILEPATH=str(db_file),
+        TARGET_DUCKDB_DEFAULT_TARGET_SCHEMA=SOURCE,
+        DBT_DUCKDB_PATH=str(db_file),
+        DBT_DUCKDB_SCHEMA=MARTS,
+    )
+    output = meltano_project.run(
+        "--environment=dev",
+        "run",
+        "tap-claude-enterprise",
+        "duckdb-compat",
+        "target-duckdb",
+        "dbt-duckdb:build",
+        env=env,
+        log=work / "meltano.log",
+    )
+    if sandbox_clock(dbt_sandbox) != (period.latest, period.refreshed_day):
+        pytest.skip("the sandbox's day rolled over during the run; expectations moved")
+    org = SyntheticOrg(OrgConfig(seed=DBT_SEED, members=DBT_MEMBERS))
+    return DbtBuild(db_file=db_file, org=org, period=period, output=output)

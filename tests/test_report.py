@@ -1,0 +1,130 @@
+"""The report builder on hand-made mart rows (no database, no browser): fast checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from decimal import Decimal
+
+from report.build import ReportData, build_report, dollars, render_html
+
+DAY = dt.date(2026, 11, 3)
+EXACT = Decimal("122963665.23475315")  # more digits than a float holds
+
+
+def sample() -> ReportData:
+    adoption = [
+        {
+            "activity_date": DAY - dt.timedelta(days=n),
+            "daily_active_users": 10 + n,
+            "weekly_active_users": 20,
+            "monthly_active_users": 25,
+            "assigned_seats": 30,
+            "inactive_seats": 5,
+            "daily_utilization_pct": Decimal("33.33"),
+            "weekly_utilization_pct": Decimal("66.67"),
+            "monthly_utilization_pct": Decimal("83.33"),
+        }
+        for n in (2, 1, 0)
+    ]
+    spend = [
+        {
+            "spend_date": DAY,
+            "product": p,
+            "model": m,
+            "amount_usd": Decimal("1.5"),
+            "list_amount_usd": Decimal("2"),
+        }
+        for p in ("chat", "claude_code")
+        for m in ("claude-opus-4-6", "claude-sonnet-4-6")
+    ]
+    return ReportData(
+        rows={
+            "adoption": adoption,
+            "product_usage": [
+                {
+                    "usage_date": DAY,
+                    "product": "chat",
+                    "active_members": 3,
+                    "requests": 9,
+                    "tokens": 1000,
+                    "amount_usd": Decimal("1"),
+                },
+            ],
+            "spend_model_product": spend,
+            "spend_org": [
+                {
+                    "spend_date": DAY,
+                    "spend_month": DAY.replace(day=1),
+                    "amount_usd": EXACT,
+                    "list_amount_usd": EXACT,
+                    "discount_pct": Decimal("0"),
+                    "month_to_date_usd": EXACT,
+                    "projected_month_end_usd": Decimal("1229636652.35"),
+                    "non_seat_amount_usd": Decimal("0"),
+                },
+            ],
+            "top_spenders": [
+                {
+                    "spend_month": DAY.replace(day=1),
+                    "spend_rank": 1,
+                    "user_id": "user_1",
+                    "display_name": "<script>alert(1)</script>",
+                    "email_address": None,
+                    "amount_usd": EXACT,
+                    "list_amount_usd": EXACT,
+                    "share_of_members_pct": 100,
+                    "top_product": "chat",
+                    "top_model": "claude-opus-4-6",
+                },
+            ],
+            "budgets": [
+                {
+                    "label": "Org",
+                    "scope": "organization",
+                    "scope_id": "",
+                    "spend_month": DAY.replace(day=1),
+                    "as_of_date": DAY,
+                    "monthly_budget_usd": Decimal("100"),
+                    "spent_usd": EXACT,
+                    "pct_used": Decimal("99.99"),
+                    "projected_month_end_usd": Decimal("1"),
+                    "projected_pct_used": Decimal("1"),
+                    "overrun_date": DAY,
+                    "projected_overrun_date": DAY,
+                    "status": "over_budget",
+                },
+            ],
+            "anomalies": [],
+            "members": [{"activity_status": "active_7d", "members": 3, "inactive": 0}],
+        }
+    )
+
+
+def test_charts_carry_every_row_as_a_point():
+    charts = {c.chart_id: c for c in build_report(sample())}
+    assert len(charts) == 9
+    assert charts["adoption"].points == 4 * 3  # DAU, WAU, MAU and seats, three days
+    assert charts["spend_by_model"].points == 2  # two models on one day
+    assert charts["spend_by_product"].points == 2
+    assert charts["top_spenders"].points == 1
+    assert charts["anomalies"].points == 0  # none found: an empty chart, not an error
+
+
+def test_page_is_self_contained_exact_and_escaped():
+    data = sample()
+    page = render_html(
+        build_report(data), data, plotly_js="/* plotly */", title="T & <b>", generated="now"
+    )
+    # Tables keep every digit; the chart data is the same value, as a number.
+    assert dollars(EXACT, None) == "$122,963,665.23475315"
+    assert "$122,963,665.23475315" in page
+    figures = json.loads(re.search(r"const FIGURES = (\{.*\});", page).group(1))
+    assert figures["month_to_date"]["data"][0]["y"] == [float(EXACT)]
+    # Names from the data never become markup.
+    assert "<script>alert(1)</script>" not in page
+    assert "T &amp; &lt;b&gt;" in page
+    assert page.count('class="chart"') == 9
+    assert "/* plotly */" in page
+    assert "<script src=" not in page

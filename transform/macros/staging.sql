@@ -1,0 +1,73 @@
+{#- Helpers the staging models share: one row per key, and the two targets' quirks. -#}
+
+{% macro latest_per_key(relation, keys) -%}
+  {#- Keep one row per key: the latest load wins. target-postgres adds _sdc_batched_at /
+      _sdc_extracted_at (add_record_metadata); target-duckdb does not, but it upserts on
+      the key, so its rows are already unique and any order will do. -#}
+  {%- set order = [] -%}
+  {%- if execute -%}
+    {%- set names = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
+    {%- for column in ['_sdc_batched_at', '_sdc_extracted_at', '_sdc_received_at'] -%}
+      {%- if column in names %}{% do order.append(column ~ ' desc nulls last') %}{% endif -%}
+    {%- endfor -%}
+  {%- endif %}
+  select *
+  from (
+    select
+      source_rows.*,
+      row_number() over (
+        partition by {{ keys | join(', ') }}
+        order by {{ order | join(', ') if order else '1' }}
+      ) as row_rank_
+    from {{ relation }} as source_rows
+  ) as ranked
+  where row_rank_ = 1
+{%- endmacro %}
+
+
+{% macro dimension(column) -%}
+  {#- A report dimension. Unattributed usage is '' in a key column (target-postgres) or
+      '(unattributed)' (the duckdb-compat mapping): both become '(unattributed)'. NULL
+      stays NULL: the report was not grouped by this dimension. -#}
+  case
+    when {{ column }} is null then null
+    when cast({{ column }} as {{ dbt.type_string() }}) in ('', '(unattributed)') then '(unattributed)'
+    else cast({{ column }} as {{ dbt.type_string() }})
+  end
+{%- endmacro %}
+
+
+{% macro money(column) -%}
+  {#- Exact money: target-postgres loads NUMERIC, the duckdb-compat mapping exact decimal
+      text; either way a DECIMAL with every digit the API sends (never a float). -#}
+  cast({{ column }} as decimal(38, 8))
+{%- endmacro %}
+
+
+{% macro usd(expression) -%}
+  {#- A computed amount (a sum, a difference), typed like every other: DECIMAL(38, 8). -#}
+  cast({{ expression }} as decimal(38, 8))
+{%- endmacro %}
+
+
+{% macro count_of(column) -%}
+  cast({{ column }} as {{ dbt.type_bigint() }})
+{%- endmacro %}
+
+
+{% macro day_of(column) -%}
+  {#- target-duckdb keeps `date` columns as text, target-postgres as DATE. -#}
+  cast({{ column }} as date)
+{%- endmacro %}
+
+
+{% macro report_dimensions() -%}
+  {{ return(['product', 'model', 'context_window', 'inference_geo', 'speed', 'rbac_group_id',
+             'slack_channel_id', 'claude_tag_category', 'claude_tag_user_id']) }}
+{%- endmacro %}
+
+
+{% macro row_key(columns) -%}
+  {#- A readable surrogate key over several columns (NULL shown as '~'). -#}
+  concat_ws('|'{% for column in columns %}, coalesce(cast({{ column }} as {{ dbt.type_string() }}), '~'){% endfor %})
+{%- endmacro %}

@@ -1,0 +1,65 @@
+-- One row per budget (seed `budgets`) and UTC day: the spend that counts against it.
+-- organization: all traffic (cost report); member: the member's seat spend (matched by
+-- user_id or e-mail); rbac_group: the seat spend of the group's members, listed in the
+-- seed `rbac_group_members` or reported by the API in user_activity.rbac_group_id.
+with budgets as (
+  select
+    {{ row_key(['scope', 'scope_id']) }} as budget_key,
+    scope,
+    coalesce(scope_id, '') as scope_id,
+    coalesce(label, scope_id, scope) as label,
+    monthly_budget_usd
+  from {{ ref('budgets') }}
+),
+
+group_members as (
+  select members.user_id, seed.rbac_group_id
+  from {{ ref('rbac_group_members') }} as seed
+  inner join {{ ref('members') }} as members
+    on lower(seed.member) = lower(members.user_id) or lower(seed.member) = lower(members.email_address)
+  union
+  select user_id, rbac_group_id from {{ ref('members') }} where rbac_group_id is not null
+),
+
+member_daily as (
+  select spend_date, user_id, sum(amount_usd) as amount_usd
+  from {{ ref('spend_daily') }}
+  group by 1, 2
+),
+
+scoped as (
+  select budgets.budget_key, org.spend_date, org.amount_usd
+  from budgets
+  inner join {{ ref('spend_org_daily') }} as org on budgets.scope = 'organization'
+  union all
+  select budgets.budget_key, member_daily.spend_date, member_daily.amount_usd
+  from budgets
+  inner join {{ ref('members') }} as members
+    on budgets.scope = 'member'
+    and (lower(budgets.scope_id) = lower(members.user_id) or lower(budgets.scope_id) = lower(members.email_address))
+  inner join member_daily on member_daily.user_id = members.user_id
+  union all
+  select budgets.budget_key, member_daily.spend_date, member_daily.amount_usd
+  from budgets
+  inner join group_members on budgets.scope = 'rbac_group' and group_members.rbac_group_id = budgets.scope_id
+  inner join member_daily on member_daily.user_id = group_members.user_id
+),
+
+calendar as (
+  select spend_date from {{ ref('spend_org_daily') }}
+)
+
+select
+  {{ row_key(['budgets.budget_key', 'calendar.spend_date']) }} as budget_day_key,
+  budgets.budget_key,
+  budgets.scope,
+  budgets.scope_id,
+  budgets.label,
+  budgets.monthly_budget_usd,
+  calendar.spend_date,
+  {{ month_of('calendar.spend_date') }} as spend_month,
+  cast(coalesce(sum(scoped.amount_usd), 0) as decimal(38, 8)) as amount_usd
+from budgets
+cross join calendar
+left join scoped on scoped.budget_key = budgets.budget_key and scoped.spend_date = calendar.spend_date
+group by 1, 2, 3, 4, 5, 6, 7, 8

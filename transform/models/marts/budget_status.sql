@@ -1,0 +1,71 @@
+-- One row per budget and month: spend so far against the monthly budget, the month-end
+-- projection, and the day the budget was (or, at the current pace, will be) overrun.
+with daily as (
+  select
+    budget_spend_daily.*,
+    sum(amount_usd) over (
+      partition by budget_key, spend_month order by spend_date
+      rows between unbounded preceding and current row
+    ) as cumulative_usd
+  from {{ ref('budget_spend_daily') }} as budget_spend_daily
+),
+
+months as (
+  select
+    budget_key,
+    scope,
+    scope_id,
+    label,
+    monthly_budget_usd,
+    spend_month,
+    max(spend_date) as as_of_date,
+    sum(amount_usd) as spent_usd,
+    min(case when cumulative_usd > monthly_budget_usd then spend_date end) as overrun_date
+  from daily
+  group by 1, 2, 3, 4, 5, 6
+),
+
+paced as (
+  select
+    months.*,
+    {{ day_of_month('as_of_date') }} as days_elapsed,
+    {{ days_in_month('spend_month') }} as days_in_month
+  from months
+),
+
+projected as (
+  select
+    paced.*,
+    case
+      when days_elapsed < days_in_month then {{ scale_money('spent_usd', 'days_in_month', 'days_elapsed') }}
+      else cast(spent_usd as decimal(38, 2))
+    end as projected_month_end_usd
+  from paced
+)
+
+select
+  {{ row_key(['budget_key', 'spend_month']) }} as budget_month_key,
+  budget_key,
+  scope,
+  scope_id,
+  label,
+  spend_month,
+  as_of_date,
+  monthly_budget_usd,
+  {{ usd('spent_usd') }} as spent_usd,
+  {{ usd('monthly_budget_usd - spent_usd') }} as remaining_usd,
+  {{ pct('spent_usd', 'monthly_budget_usd') }} as pct_used,
+  projected_month_end_usd,
+  {{ pct('projected_month_end_usd', 'monthly_budget_usd') }} as projected_pct_used,
+  overrun_date,
+  case
+    when overrun_date is not null then overrun_date
+    when days_elapsed < days_in_month and spent_usd > 0 and projected_month_end_usd > monthly_budget_usd
+      then cast({{ dbt.dateadd('day', 'cast(floor((monthly_budget_usd - spent_usd) * days_elapsed / spent_usd) as integer) + 1', 'as_of_date') }} as date)
+  end as projected_overrun_date,
+  case
+    when overrun_date is not null then 'over_budget'
+    when projected_month_end_usd * 100 >= monthly_budget_usd * {{ var('budget_at_risk_pct') }} then 'at_risk'
+    else 'on_track'
+  end as status
+from projected

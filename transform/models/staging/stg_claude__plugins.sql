@@ -1,0 +1,13 @@
+-- One row per plugin and UTC day.
+with source as (
+  {{ latest_per_key(source('claude_enterprise', 'plugins'), ['date', 'plugin_name']) }}
+)
+select
+  {{ row_key(['date', 'plugin_name']) }} as plugin_day_key,
+  {{ day_of('date') }} as activity_date,
+  cast(plugin_name as {{ dbt.type_string() }}) as plugin_name,
+  cast(plugin_id as {{ dbt.type_string() }}) as plugin_id,
+  {{ count_of('distinct_user_count') }} as distinct_users,
+  {{ count_of('install_count') }} as installs,
+  {{ count_of('invocation_count') }} as invocations
+from source
