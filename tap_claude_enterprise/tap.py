@@ -17,6 +17,9 @@ from singer_sdk.helpers.capabilities import TapCapabilities
 
 from tap_claude_enterprise.client import USER_AGENT, AnalyticsStream
 from tap_claude_enterprise.errors import BadRequestError, DateNotAvailableError, redact
+from tap_claude_enterprise.organization import ORGANIZATION_COLUMN, label_errors
+from tap_claude_enterprise.privacy import EMAIL_HANDLING_MODES
+from tap_claude_enterprise.privacy import settings_errors as email_settings_errors
 from tap_claude_enterprise.redaction import install_secret_filter
 from tap_claude_enterprise.streams import STREAM_TYPES
 from tap_claude_enterprise.streams.engagement import SummariesStream
@@ -176,6 +179,37 @@ class TapClaudeEnterprise(Tap):
             title="Read timeout (seconds)",
             description="Give up on a response that sends nothing for this long (then retry).",
         ),
+        th.Property(
+            "email_handling",
+            th.StringType(nullable=False, allowed_values=list(EMAIL_HANDLING_MODES)),
+            default="keep",
+            title="E-mail handling",
+            description=(
+                "What happens to every e-mail address in every stream, and to the names of "
+                "people: keep, hash (a keyed HMAC-SHA256 under email_hash_key, the same on "
+                "every run so joins keep working) or drop (null)."
+            ),
+        ),
+        th.Property(
+            "email_hash_key",
+            th.StringType(nullable=True),
+            secret=True,
+            title="E-mail hash key",
+            description=(
+                "Secret key of email_handling: hash. Keep it stable: a new key gives every "
+                "address a new hash. Without it, nobody can test a guessed address."
+            ),
+        ),
+        th.Property(
+            ORGANIZATION_COLUMN,
+            th.StringType(nullable=True),
+            title="Organization label",
+            description=(
+                "Set it when one warehouse holds several organizations: every record of every "
+                "stream gets an organization_label column with this value, and the column "
+                "leads every primary key. Use a stable name or id per organization."
+            ),
+        ),
     ).to_dict()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -186,11 +220,14 @@ class TapClaudeEnterprise(Tap):
         self._started = time.monotonic()
         super().__init__(*args, **kwargs)
         install_secret_filter(self.config.get("api_key"))
+        install_secret_filter(self.config.get("email_hash_key"))
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Validate settings; messages never repeat the key's value."""
         install_secret_filter(self.config.get("api_key"))
+        install_secret_filter(self.config.get("email_hash_key"))
         errors = super()._validate_config(raise_errors=False)
+        errors += email_settings_errors(self.config) + label_errors(self.config)
         for setting, cost in (("usage_group_by", False), ("cost_group_by", True)):
             try:
                 validate_group_by(self.config.get(setting, ["product", "model"]), cost=cost)

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tarfile
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -91,14 +90,14 @@ def dist(tagged_clone: Path, tmp_path_factory: pytest.TempPathFactory) -> list[P
 
 
 @pytest.fixture(scope="module")
-def installed(dist: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def installed(dist: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A clean venv (no source tree, no test packages) with only the wheel installed."""
     (wheel,) = [p for p in dist if p.suffix == ".whl"]
     venv = tmp_path_factory.mktemp("venv")
     run(sys.executable, "-m", "venv", venv, cwd=venv)
     run(venv / "bin" / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check",
         wheel, cwd=venv)  # fmt: skip
-    yield venv / "bin"
+    return venv / "bin"
 
 
 def test_build_makes_an_sdist_and_a_wheel_twine_accepts(dist: list[Path]) -> None:
@@ -141,9 +140,10 @@ def test_the_installed_wheel_runs_about_discover_and_a_sandbox_sync(
     """Everything from the wheel alone: console scripts, schemas, the sandbox."""
     env = {"PATH": f"{installed}:/usr/bin:/bin", "HOME": str(tmp_path)}
     # Nothing may come from the source tree.
-    where = run(installed / "python", "-c",
-                "import tap_claude_enterprise as t; print(t.__file__)", cwd=tmp_path, env=env)  # fmt: skip
-    assert str(installed.parent) in where and str(ROOT) not in where
+    code = "import tap_claude_enterprise as t; print(t.__file__)"
+    where = run(installed / "python", "-c", code, cwd=tmp_path, env=env)
+    assert str(installed.parent) in where
+    assert str(ROOT) not in where
 
     about = json.loads(run(installed / "tap-claude-enterprise", "--about", "--format=json",
                            cwd=tmp_path, env=env))  # fmt: skip

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from singer_sdk.helpers.types import Context
 
 from tap_claude_enterprise.client import AnalyticsStream
+from tap_claude_enterprise.organization import keyed, organization_label
 from tap_claude_enterprise.windows import (
     MAX_BUCKETS_PER_PAGE,
     TimeWindow,
@@ -113,7 +114,7 @@ class ReportStream(AnalyticsStream):
     def primary_keys(self) -> tuple[str, ...]:  # type: ignore[override]
         """Bucket start, the user on per-user reports, and every grouped dimension."""
         user = ("user_id",) if self.per_user else ()
-        return ("starting_at", *user, *self.key_dimensions)
+        return keyed(("starting_at", *user, *self.key_dimensions), organization_label(self.config))
 
     @primary_keys.setter
     def primary_keys(self, value: Any) -> None:
