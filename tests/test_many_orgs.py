@@ -19,7 +19,8 @@ import pytest
 
 from tap_claude_enterprise.sandbox.data import OrgConfig, SyntheticOrg
 from tap_claude_enterprise.sandbox.server import SandboxServer
-from tests.helpers import FAST_RATE
+from tap_claude_enterprise.tap import TapClaudeEnterprise
+from tests.helpers import FAST_RATE, pin_watermark, run_tap, small_config
 from tests.postgres import PostgresServer
 from tests.test_e2e_meltano import (  # noqa: F401 - the e2e module's session fixtures
     PRIMARY_KEYS,
@@ -145,3 +146,41 @@ def _counts(pg: PostgresServer) -> dict[tuple[str, str], int]:
         ):
             counts[(table, label)] = n
     return counts
+
+
+# --- the organization column, in process --------------------------------------------
+
+
+def test_organization_label_is_in_every_record_schema_and_key(
+    make_sandbox: Callable[..., SandboxServer],
+) -> None:
+    sandbox = make_sandbox(members=6, seed=5)
+    pin_watermark(sandbox)  # both runs see the same report rows
+    labelled = run_tap(small_config(sandbox, days_back=1, organization_label="acme"))
+    plain = run_tap(small_config(sandbox, days_back=1))
+    schemas = {m["stream"]: m for m in labelled.messages if m["type"] == "SCHEMA"}
+    assert set(labelled.records) == set(PRIMARY_KEYS)
+    for stream, records in labelled.records.items():
+        assert records, stream
+        assert all(r["organization_label"] == "acme" for r in records), stream
+        assert schemas[stream]["key_properties"] == ["organization_label", *PRIMARY_KEYS[stream]]
+        assert schemas[stream]["schema"]["properties"]["organization_label"]["type"] == ["string"]
+        # Otherwise the records are the API's, exactly as without the setting.
+        assert [{k: v for k, v in r.items() if k != "organization_label"} for r in records] == [
+            {k: v for k, v in r.items() if k != "_sdc_extracted_at"}
+            for r in plain.records[stream]
+        ], stream
+    for message in plain.messages:
+        if message["type"] == "SCHEMA":
+            assert "organization_label" not in message["schema"]["properties"]
+            assert message["key_properties"] == list(PRIMARY_KEYS[message["stream"]])
+
+
+@pytest.mark.parametrize("label", ["", "  ", " acme", "x" * 201])
+def test_a_blank_or_odd_label_is_refused(label: str) -> None:
+    errors = TapClaudeEnterprise(
+        config={"api_key": "sk-ant-api01-test", "organization_label": label},
+        validate_config=False,
+    )._validate_config(raise_errors=False)
+    assert any("organization_label must" in e for e in errors)
+    assert all(label.strip() not in e for e in errors if label.strip())
