@@ -242,6 +242,12 @@ class TapClaudeEnterprise(Tap):
         errors = [redact(str(e)) for e in errors]
         if errors and raise_errors:
             summary = "Config validation failed: " + "; ".join(errors)
+            ctx = click.get_current_context(silent=True)
+            if ctx is not None:
+                # Meltano (`meltano config test`, `meltano run`) shows only a plugin's last
+                # output line: make it the reasons, not the SDK's bare "Config validation failed".
+                self.logger.error("%s", summary)
+                ctx.exit(1)
             raise ConfigValidationError(summary, errors=errors)
         return errors
 

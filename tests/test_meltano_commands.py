@@ -71,6 +71,19 @@ def test_readme_meltano_commands_work_on_a_fresh_copy(
     assert project.as_uri() in direct_url.read_text()
 
     assert "Plugin configuration is valid" in run("config", "test", "tap-claude-enterprise")
+    # Without a key, prod fails, and Meltano's one line from the tap says why.
+    refused = subprocess.run(
+        [str(MELTANO), "--environment=prod", "config", "test", "tap-claude-enterprise"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+    assert refused.returncode != 0
+    reason = "Config validation failed: 'api_key' is a required property"
+    assert reason in refused.stdout + refused.stderr
     assert "Plugin configuration is valid" in run(
         "config", "test", "tap-claude-enterprise--acme"
     )
