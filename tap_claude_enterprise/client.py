@@ -59,8 +59,15 @@ from tap_claude_enterprise.errors import (
     is_cursor_message,
     redact,
 )
+from tap_claude_enterprise.organization import (
+    ORGANIZATION_COLUMN,
+    OrganizationStreamSchema,
+    keyed,
+    organization_label,
+)
 from tap_claude_enterprise.pagination import CursorPaginator
 from tap_claude_enterprise.prefetch import ChainCancelledError, OrderedPrefetcher
+from tap_claude_enterprise.privacy import EmailPolicy
 from tap_claude_enterprise.rate_limit import Slot, shared_limiter
 from tap_claude_enterprise.retry import BASE_WAIT_SECONDS, retry_after_of, wait_generator
 
@@ -117,7 +124,8 @@ USER_AGENT = f"tap-claude-enterprise/{_version()}"
 class AnalyticsStream(RESTStream[str]):
     """Base stream for every Claude Enterprise Analytics endpoint."""
 
-    schema: ClassVar[StreamSchema] = StreamSchema(SCHEMAS_DIR)  # type: ignore[assignment]
+    # The schema files, plus the organization_label column when that setting is on.
+    schema: ClassVar[StreamSchema] = OrganizationStreamSchema(SCHEMAS_DIR)  # type: ignore[assignment]
     # Requests are spaced by the shared limiter and chains fetched in parallel, so
     # records always arrive in bookmark order and STATE can follow each finished day.
     is_sorted = True
@@ -146,6 +154,11 @@ class AnalyticsStream(RESTStream[str]):
         self._record_plan: RecordPlan | None = None
         self._record_plan_for: tuple[object, object] | None = None
         self._last_progress = 0.0
+        # Record post-processing: e-mail privacy, then the organization column.
+        self.email_policy = EmailPolicy.from_config(self.config)
+        self.organization = organization_label(self.config)
+        if self.organization is not None:
+            self.primary_keys = keyed(self.primary_keys, self.organization)
 
     # --- request building ---------------------------------------------------------
 
@@ -508,6 +521,17 @@ class AnalyticsStream(RESTStream[str]):
         state.pop("starting_replication_value", None)
         if self.get_batch_config(self.config) is None:
             self.finalize_state_progress_markers(state)
+
+    def post_process(
+        self, row: dict[str, Any], context: Context | None = None
+    ) -> dict[str, Any] | None:
+        """Apply ``email_handling`` and add ``organization_label`` (both off by default)."""
+        del context
+        if self.email_policy.active:
+            self.email_policy.apply(row, self._primary_key_names)
+        if self.organization is not None:
+            row[ORGANIZATION_COLUMN] = self.organization
+        return row
 
     def _generate_record_messages(
         self, record: dict[str, Any]

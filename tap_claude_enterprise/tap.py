@@ -22,6 +22,9 @@ from tap_claude_enterprise.client import USER_AGENT, AnalyticsStream, require_tl
 from tap_claude_enterprise.conformance import EXTRA_FIELDS
 from tap_claude_enterprise.errors import BadRequestError, DateNotAvailableError, redact
 from tap_claude_enterprise.key_access import is_admin_key, skip_streams_key_cannot_read
+from tap_claude_enterprise.organization import ORGANIZATION_COLUMN, label_errors
+from tap_claude_enterprise.privacy import EMAIL_HANDLING_MODES
+from tap_claude_enterprise.privacy import settings_errors as email_settings_errors
 from tap_claude_enterprise.redaction import install_secret_filter
 from tap_claude_enterprise.streams import STREAM_TYPES, usage_cost
 from tap_claude_enterprise.streams.engagement import SummariesStream
@@ -264,6 +267,37 @@ class TapClaudeEnterprise(Tap):
                 "addresses pseudonymized: to report an API surprise. Default: off."
             ),
         ),
+        th.Property(
+            "email_handling",
+            th.StringType(nullable=False, allowed_values=list(EMAIL_HANDLING_MODES)),
+            default="keep",
+            title="E-mail handling",
+            description=(
+                "What happens to every e-mail address in every stream, and to the names of "
+                "people: keep, hash (a keyed HMAC-SHA256 under email_hash_key, the same on "
+                "every run so joins keep working) or drop (null)."
+            ),
+        ),
+        th.Property(
+            "email_hash_key",
+            th.StringType(nullable=True),
+            secret=True,
+            title="E-mail hash key",
+            description=(
+                "Secret key of email_handling: hash. Keep it stable: a new key gives every "
+                "address a new hash. Without it, nobody can test a guessed address."
+            ),
+        ),
+        th.Property(
+            ORGANIZATION_COLUMN,
+            th.StringType(nullable=True),
+            title="Organization label",
+            description=(
+                "Set it when one warehouse holds several organizations: every record of every "
+                "stream gets an organization_label column with this value, and the column "
+                "leads every primary key. Use a stable name or id per organization."
+            ),
+        ),
     ).to_dict()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -278,11 +312,14 @@ class TapClaudeEnterprise(Tap):
         self._started = time.monotonic()
         super().__init__(*args, **kwargs)
         install_secret_filter(self.config.get("api_key"))
+        install_secret_filter(self.config.get("email_hash_key"))
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Validate settings; messages never repeat the key's value."""
         install_secret_filter(self.config.get("api_key"))
+        install_secret_filter(self.config.get("email_hash_key"))
         errors = super()._validate_config(raise_errors=False)
+        errors += email_settings_errors(self.config) + label_errors(self.config)
         for setting, cost in (("usage_group_by", False), ("cost_group_by", True)):
             try:
                 validate_group_by(self.config.get(setting, ["product", "model"]), cost=cost)
@@ -302,6 +339,12 @@ class TapClaudeEnterprise(Tap):
         errors = [redact(str(e), limit=1000) for e in errors]  # room for allowed values
         if errors and raise_errors:
             summary = "Config validation failed: " + "; ".join(errors)
+            ctx = click.get_current_context(silent=True)
+            if ctx is not None:
+                # Meltano (`meltano config test`, `meltano run`) shows only a plugin's last
+                # output line: make it the reasons, not the SDK's bare "Config validation failed".
+                self.logger.error("%s", summary)
+                ctx.exit(1)
             raise ConfigValidationError(summary, errors=errors)
         return errors
 

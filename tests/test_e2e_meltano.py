@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -306,7 +307,12 @@ def expected_usage_cost(sandbox: SandboxServer, table: str, period: Period) -> d
 def flattened_schemas() -> dict[str, list[str]]:
     """Column names per stream with meltano.yml's flattening settings (``--test=schema``)."""
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
-    config = {"api_key": "sk-ant-api01-unused", **project["plugins"]["extractors"][0]["config"]}
+    flattening = {
+        k: v
+        for k, v in project["plugins"]["extractors"][0]["config"].items()
+        if k.startswith("flattening_")
+    }
+    config = {"api_key": "sk-ant-api01-unused", **flattening}
     result = subprocess.run(
         [str(TAP_EXECUTABLE), "--config", "ENV", "--test=schema"],
         env={
@@ -761,12 +767,24 @@ def about_settings(info: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def expected_kind(prop: dict[str, Any]) -> str:
+# Defaults the Hub definition and meltano.yml give beyond --about's: flat columns in
+# every target, PostgreSQL's 63-byte names included (README, "Installing from Meltano Hub").
+FLATTENING_DEFAULTS = {
+    "flattening_enabled": True,
+    "flattening_max_depth": 3,
+    "flattening_max_key_length": 64,
+}
+
+
+def expected_kind(prop: dict[str, Any], *, hub: bool = False) -> str:
     """The Meltano kind of a JSON-schema setting, as hub-utils derives it.
 
     JSON ``number`` maps to ``integer``: Meltano 4.4 cannot hand a ``decimal`` setting
-    given in an env var to a plugin (see meltano.yml).
+    given in an env var to a plugin (see meltano.yml). A secret is ``password`` on the
+    Hub (its convention); Meltano itself writes ``string`` + ``sensitive``.
     """
+    if hub and prop.get("secret"):
+        return "password"
     if "enum" in prop:
         return "options"
     types = prop.get("type") or []
@@ -788,7 +806,9 @@ def expected_kind(prop: dict[str, Any]) -> str:
     return "string"
 
 
-def assert_settings_match_about(settings: list[dict[str, Any]], info: dict[str, Any]) -> None:
+def assert_settings_match_about(
+    settings: list[dict[str, Any]], info: dict[str, Any], *, hub: bool = False
+) -> None:
     """Names, labels, descriptions, kinds, defaults, options and secrecy as --about says."""
     truth = about_settings(info)
     by_name = {s["name"]: s for s in settings}
@@ -798,9 +818,9 @@ def assert_settings_match_about(settings: list[dict[str, Any]], info: dict[str, 
         setting = by_name[name]
         assert setting.get("label") == prop.get("title"), name
         assert setting.get("description") == prop.get("description"), name
-        assert setting.get("kind") == expected_kind(prop), name
+        assert setting.get("kind") == expected_kind(prop, hub=hub), name
         assert bool(setting.get("sensitive")) == bool(prop.get("secret")), name
-        assert setting.get("value") == prop.get("default"), name
+        assert setting.get("value") == FLATTENING_DEFAULTS.get(name, prop.get("default")), name
         if "enum" in prop:
             assert [o["value"] for o in setting["options"]] == prop["enum"], name
 
@@ -809,7 +829,7 @@ def test_hub_definition_matches_about() -> None:
     """The Hub file says what --about says, and the Hub's own schema accepts it."""
     info = about()
     hub = yaml.safe_load(HUB_FILE.read_text())
-    assert_settings_match_about(hub["settings"], info)
+    assert_settings_match_about(hub["settings"], info, hub=True)
     assert sorted(hub["capabilities"]) == sorted(info["capabilities"])
     assert hub["settings_group_validation"] == [info["settings"]["required"]]
     assert hub["supported_python_versions"] == info["supported_python_versions"]
@@ -874,26 +894,43 @@ def test_meltano_yml_matches_about() -> None:
     info = about()
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
     assert project["send_anonymous_usage_stats"] is False
-    (extractor,) = project["plugins"]["extractors"]
-    assert extractor["pip_url"] == "-e ."
+    extractor, *organizations = project["plugins"]["extractors"]
+    assert extractor["name"] == "tap-claude-enterprise"
+    assert extractor["pip_url"] == "tap-claude-enterprise"  # the PyPI release
     assert_settings_match_about(extractor["settings"], info)
     assert extractor["capabilities"] == info["capabilities"]
     hub = yaml.safe_load(HUB_FILE.read_text())
     order = [s["name"] for s in extractor["settings"]]
-    assert extractor["settings"] == sorted(hub["settings"], key=lambda s: order.index(s["name"]))
+    as_meltano_writes = [
+        {**s, "kind": "string"} if s.get("kind") == "password" else s for s in hub["settings"]
+    ]
+    assert extractor["settings"] == sorted(
+        as_meltano_writes, key=lambda s: order.index(s["name"])
+    )
+    # The sandbox is the extractor's own config: `meltano config` and `meltano select`
+    # ignore default_environment, and must work as typed.
     assert extractor["config"] == {
-        "flattening_enabled": True,
-        "flattening_max_depth": 3,
-        "flattening_max_key_length": 64,
+        **FLATTENING_DEFAULTS,
+        "api_url": "http://127.0.0.1:8765",
+        "api_key": "sk-ant-api01-sandbox",
+        "start_date": "30 days ago",
     }
+    # The many-organizations recipe: inheriting extractors with their own label.
+    assert organizations
+    for org in organizations:
+        assert org["inherit_from"] == "tap-claude-enterprise"
+        assert org["name"] == f"tap-claude-enterprise--{org['config']['organization_label']}"
+        assert set(org["config"]) == {"organization_label"}, "keys come from the environment"
     environments = {e["name"]: e["config"]["plugins"] for e in project["environments"]}
     assert project["default_environment"] == "dev"
-    (dev,) = environments["dev"]["extractors"]
-    assert dev["config"]["api_key"] == "sk-ant-api01-sandbox"
-    assert dev["config"]["api_url"].startswith("http://127.0.0.1:")
+    assert "extractors" not in environments["dev"]
     (prod,) = environments["prod"]["extractors"]
-    assert "api_key" not in prod["config"], "the real key comes from the environment only"
+    assert prod["config"]["api_key"] == "$TAP_CLAUDE_ENTERPRISE_API_KEY", "only from the env"
     assert prod["config"]["api_url"] == "https://api.anthropic.com"
+    assert prod["config"]["start_date"] == "2026-01-01"
+    # No anchors or aliases: Meltano expands them when it rewrites the file.
+    text = (ROOT / "meltano.yml").read_text()
+    assert not [line for line in text.splitlines() if re.search(r"(^|\s)[&*][A-Za-z_]", line)]
     loaders = {p["name"]: p for p in project["plugins"]["loaders"]}
     assert loaders["target-postgres"]["env"] == {"PGTZ": "UTC"}
     assert {"password", "sqlalchemy_url"} == {
@@ -923,7 +960,10 @@ def test_hub_definition_in_a_new_meltano_project(
     assert set(config["plugins"]) == {"extractors"}
     (extractor,) = config["plugins"]["extractors"]
     hub = yaml.safe_load(HUB_FILE.read_text())
-    assert extractor["settings"] == hub["settings"]
+    # Meltano writes the Hub's `kind: password` as `string` + `sensitive: true`.
+    assert extractor["settings"] == [
+        {**s, "kind": "string"} if s.get("kind") == "password" else s for s in hub["settings"]
+    ]
     # The Hub installs from the package index; this test installs this checkout.
     extractor["pip_url"] = str(ROOT)
     (project / "meltano.yml").write_text(yaml.safe_dump(config, sort_keys=False))

@@ -38,6 +38,7 @@ from tap_claude_enterprise.availability import (
 from tap_claude_enterprise.client import AnalyticsStream
 from tap_claude_enterprise.conformance import FitsRecords
 from tap_claude_enterprise.errors import BadRequestError, DateNotAvailableError
+from tap_claude_enterprise.organization import keyed, organization_label
 from tap_claude_enterprise.windows import (
     MAX_BUCKETS_PER_PAGE,
     TimeWindow,
@@ -134,7 +135,7 @@ class ReportStream(FitsRecords, AnalyticsStream):
     def primary_keys(self) -> tuple[str, ...]:  # type: ignore[override]
         """Bucket start, the user on per-user reports, and every grouped dimension."""
         user = ("user_id",) if self.per_user else ()
-        return ("starting_at", *user, *self.key_dimensions)
+        return keyed(("starting_at", *user, *self.key_dimensions), organization_label(self.config))
 
     @primary_keys.setter
     def primary_keys(self, value: Any) -> None:

@@ -38,6 +38,7 @@ from tap_claude_enterprise.client import AnalyticsStream
 from tap_claude_enterprise.conformance import FitsRecords
 from tap_claude_enterprise.errors import DateNotAvailableError, redact
 from tap_claude_enterprise.key_access import is_admin_key
+from tap_claude_enterprise.organization import keyed, organization_label
 from tap_claude_enterprise.streams.reports import MISSING_KEY, cents_to_usd
 from tap_claude_enterprise.windows import (
     BUCKET_WIDTHS,
@@ -319,7 +320,7 @@ class UsageCostStream(FitsRecords, AnalyticsStream):
     @property
     def primary_keys(self) -> tuple[str, ...]:  # type: ignore[override]
         """Bucket start and every grouped dimension's column (asked for per record)."""
-        return ("starting_at", *self._key_column_names)
+        return keyed(("starting_at", *self._key_column_names), organization_label(self.config))
 
     @primary_keys.setter
     def primary_keys(self, value: Any) -> None:
