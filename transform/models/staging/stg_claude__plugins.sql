@@ -1,9 +1,10 @@
--- One row per plugin and UTC day.
+-- One row per plugin and UTC day (a plugin is its name and id: one name can come from two
+-- marketplaces).
 with source as (
-  {{ latest_per_key(source('claude_enterprise', 'plugins'), ['date', 'plugin_name']) }}
+  {{ latest_per_key(source('claude_enterprise', 'plugins'), ['date', 'plugin_name', 'plugin_id']) }}
 )
 select
-  {{ row_key(['date', 'plugin_name']) }} as plugin_day_key,
+  {{ row_key(['date', 'plugin_name', 'plugin_id']) }} as plugin_day_key,
   {{ day_of('date') }} as activity_date,
   cast(plugin_name as {{ dbt.type_string() }}) as plugin_name,
   cast(plugin_id as {{ dbt.type_string() }}) as plugin_id,
