@@ -99,6 +99,11 @@ RUN_AHEAD_BYTES = 16 * 2**20
 QUICK_RETRY_SECONDS = 10.0
 QUICK_CONNECT_SECONDS = 5.0
 QUICK_READ_SECONDS = 20.0
+# Before any endpoint of this run has answered, a host that cannot be resolved or refuses
+# the connection is retried this long, not for max_retry_seconds: it is a wrong api_url
+# or a sandbox that is not running far more often than an outage (`meltano config test`
+# would otherwise hang for ten minutes). Once the API has answered, the full budget holds.
+FIRST_CONTACT_RETRY_SECONDS = 20.0
 _HOOKS_LOCK = threading.Lock()
 # How often one chain (a day or window) is restarted after its cursor expired.
 MAX_CHAIN_RESTARTS = 3
@@ -275,13 +280,22 @@ class AnalyticsStream(RESTStream[str]):
                     # The answer's arrival closes the slot (rate_limit.py).
                     self.limiter.release(taken, refused=refused)
 
-            deadline = time.monotonic() + budget
+            started = time.monotonic()
+            deadline = started + budget
+
+            def never_reached(exc: BaseException) -> bool:
+                if not transport.is_unreachable(exc):
+                    return False
+                if self.quick_check:
+                    return True
+                first_contact = not self.tap.endpoint_access.accepted
+                return first_contact and time.monotonic() - started > FIRST_CONTACT_RETRY_SECONDS
+
             retrying = backoff.on_exception(
                 wait_generator,
                 RETRIABLE_EXCEPTIONS,
                 max_time=budget,
-                giveup=lambda exc: _server_wait_exceeds(exc, deadline)
-                or (self.quick_check and transport.is_unreachable(exc)),
+                giveup=lambda exc: _server_wait_exceeds(exc, deadline) or never_reached(exc),
                 on_backoff=self.backoff_handler,
                 on_giveup=self._log_giveup,
                 jitter=None,

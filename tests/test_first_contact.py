@@ -203,6 +203,30 @@ def test_a_bad_api_url_on_a_sync_prints_its_message_and_no_traceback(tmp_path):
     assert result.stdout == ""  # refused before any stream started
 
 
+def test_a_sync_that_never_reaches_the_api_stops_after_a_short_budget(tmp_path, capsys):
+    """No sandbox running (or a wrong api_url): seconds, not max_retry_seconds (600 s)."""
+    port = closed_port()
+    config = {
+        "api_key": "sk-ant-api01-abcdefgh",
+        "api_url": f"http://127.0.0.1:{port}",
+        "start_date": "2026-11-01",
+    }
+
+    started = time.monotonic()
+    result = run_cli(["--config", str(write_json(tmp_path, "c.json", config))])
+    elapsed = time.monotonic() - started
+    with capsys.disabled():
+        print(f"\n[sync, connection refused] failed after {elapsed:.1f} s")
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    last = error_lines(result)[-1]
+    assert "Sync failed: ConnectionError: cannot connect to 127.0.0.1: connection refused" in last
+    retries = [line for line in result.stderr.splitlines() if "retrying in" in line]
+    assert 1 <= len(retries) <= 6  # a few quick retries, then the verdict
+    assert result.stdout.count('"RECORD"') == 0
+
+
 def test_settings_table_and_about_agree_on_start_dates_default():
     result = run_cli(["--about", "--format=json"])
     default = json.loads(result.stdout)["settings"]["properties"]["start_date"]["default"]
