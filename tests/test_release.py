@@ -31,6 +31,7 @@ TAG_VERSION = "9.8.7"
 STREAMS = {
     "summaries", "user_activity", "chat_projects", "skills", "connectors", "plugins",
     "artifacts", "user_usage_report", "user_cost_report", "usage_report", "cost_report",
+    "usage", "cost",
 }  # fmt: skip
 TIMEOUT = 900
 
