@@ -92,8 +92,10 @@ def period_env(sandbox: SandboxServer, period: Period, state_dir: Path, **extra:
         TAP_CLAUDE_ENTERPRISE_END_DATE=period.last.isoformat(),
         TAP_CLAUDE_ENTERPRISE_MAX_REQUESTS_PER_MINUTE=str(FAST_RATE),
         CLAUDE_ENTERPRISE_SOURCE_SCHEMA=SOURCE,
-        # The sandbox has only seat traffic: members' spend must equal the org's, per day.
-        CLAUDE_ENTERPRISE_RECONCILE_EXACT="true",
+        # The sandbox has API-key and service-account traffic (OrgConfig.api_keys), in the
+        # organization's reports but not the members': dbt checks members <= organization per
+        # day, tests/test_dbt.py both amounts to the digit.
+        CLAUDE_ENTERPRISE_RECONCILE_EXACT="false",
         **extra,
     )
 
