@@ -24,7 +24,7 @@
   {%- if not columns -%}
     {{- exceptions.raise_compiler_error('Table ' ~ relation ~ ' does not exist and _sources.yml lists no columns for it') -}}
   {%- endif -%}
-  {{- log('claude_enterprise: ' ~ relation ~ ' does not exist (the tap skipped that endpoint); ' ~ model.name ~ ' is empty', info=true) -}}
+  {{- log('claude_enterprise: ' ~ relation ~ ' does not exist (the tap skipped that stream, or has not loaded it yet); ' ~ model.name ~ ' is empty', info=true) -}}
   {%- set typed = [] -%}
   {%- for column in columns -%}
     {%- do typed.append('cast(null as ' ~ dbt.type_string() ~ ') as ' ~ column) -%}
