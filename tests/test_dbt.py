@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import subprocess
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -22,17 +23,22 @@ import pytest
 from tap_claude_enterprise.sandbox.data import OrgConfig, SyntheticOrg
 from tap_claude_enterprise.sandbox.server import SandboxServer
 from tests.dbt_fixtures import (
+    CONSOLE_STREAMS,
     DBT_DAYS,
     DBT_MEMBERS,
     DBT_SEED,
     MARTS,
+    OPTIONAL_STREAMS,
+    SOURCE,
+    STREAMS,
     DbtBuild,
+    duckdb_copy,
     period_env,
     sandbox_period,
 )
 from tests.helpers import days
 from tests.postgres import PostgresServer, pg_binary, postgres_server
-from tests.test_e2e_meltano import Meltano, Period, sandbox_clock
+from tests.test_e2e_meltano import Meltano, Period, clean_env, sandbox_clock
 
 Query = Callable[[str], list[tuple]]
 FLOAT_TYPES = {"double", "float", "real", "double precision", "float4", "float8"}
@@ -40,6 +46,7 @@ MART_TABLES = {
     "adoption_daily", "product_usage_daily", "members", "member_activity", "spend_daily",
     "spend_monthly", "spend_org_daily", "spend_model_product_daily", "top_spenders_monthly",
     "budget_spend_daily", "budget_status", "spend_entity_daily", "spend_anomalies",
+    "cost_api_spend_daily",
 }  # fmt: skip
 
 
@@ -97,14 +104,18 @@ def check_marts(query: Query, org: SyntheticOrg, period: Period) -> None:
         ("spend_daily", "amount_usd"),
         ("budget_status", "spent_usd"),
         ("spend_anomalies", "amount_usd"),
+        ("stg_claude__cost", "amount_usd"),
+        ("stg_claude__cost", "amount_cents"),
+        ("cost_api_spend_daily", "amount_usd"),
     ):
         assert types[(table, column)].startswith(("decimal", "numeric")), (table, column)
 
-    # Organization spend per day, exact, and the members' (seat traffic only: the sandbox's
-    # API keys and service accounts are in the org-wide report, not in the per-user one).
+    # Organization spend per day (all traffic, API keys and service accounts included) and
+    # the members' (seat traffic, the per-user report), both exact.
     want = org_spend_per_day(org, period, per_user=False)
+    per_user = org_spend_per_day(org, period, per_user=True)
     members_want: dict = defaultdict(Decimal)
-    for (day, _), amount in org_spend_per_day(org, period, per_user=True).items():
+    for (day, _), amount in per_user.items():
         members_want[day] += amount
     got = {
         row[0]: (row[1], row[2])
@@ -114,8 +125,8 @@ def check_marts(query: Query, org: SyntheticOrg, period: Period) -> None:
     }
     assert set(got) == set(want)
     for day, amount in want.items():
-        assert got[day] == (amount, members_want[day]), day
-        assert members_want[day] < amount, day  # non-seat traffic every day
+        assert got[day] == (amount, members_want.get(day, Decimal(0))), day
+    assert any(got[day][1] < got[day][0] for day in got)  # the sandbox's API-key traffic
     # Month to date, as of the last day: the exact sum of the month's days loaded.
     last = max(want)
     month = [a for d, a in want.items() if (d.year, d.month) == (last.year, last.month)]
@@ -131,7 +142,6 @@ def check_marts(query: Query, org: SyntheticOrg, period: Period) -> None:
     assert abs(projected - expected_projection) <= Decimal("0.01")
 
     # Per member and day, the same to the digit.
-    per_user = org_spend_per_day(org, period, per_user=True)
     got_user = {
         (row[0], row[1]): row[2]
         for row in query(
@@ -199,6 +209,47 @@ def check_marts(query: Query, org: SyntheticOrg, period: Period) -> None:
         assert amount >= 50
 
 
+def check_usage_cost(query: Query, org: SyntheticOrg, period: Period) -> None:
+    """Staging of the beta usage and cost streams: one row per loaded key, exact spend."""
+    for stream in ("usage", "cost"):
+        ((loaded,),) = query(f'select count(*) from {SOURCE}."{stream}"')
+        ((staged, keys),) = query(
+            f"select count(*), count(distinct row_key) from {MARTS}.stg_claude__{stream}"
+        )
+        assert staged == keys == loaded > 0, stream
+    # /cost holds all the organization's traffic, as the cost report does: the same dollars
+    # per day, to the digit (the default grouping: actor, model, product).
+    got = dict(
+        query(f"select usage_date, sum(amount_usd) from {MARTS}.stg_claude__cost group by 1")
+    )
+    want = org_spend_per_day(org, period, per_user=False)
+    assert got == want
+    # The Cost API mart: the same per day; not grouped by workspace or API key: '(all)'.
+    mart = f"{MARTS}.cost_api_spend_daily"
+    assert dict(query(f"select spend_date, sum(amount_usd) from {mart} group by 1")) == want
+    assert query(f"select distinct workspace_id, api_key_id from {mart}") == [("(all)", "(all)")]
+    ((actor_types,),) = query(
+        f"select count(distinct actor_type) from {MARTS}.stg_claude__cost "
+        "where actor_id is not null"
+    )
+    assert actor_types >= 2  # members and API keys / service accounts
+    ((unattributed_dims,),) = query(
+        f"select count(*) from {MARTS}.stg_claude__usage where workspace_id is not null"
+    )
+    assert unattributed_dims == 0  # not grouped by workspace: NULL, not '(unattributed)'
+
+
+def staging_shapes(query: Query) -> dict[str, list[tuple[str, str]]]:
+    """Column names and types of every model, by model."""
+    shapes: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for table, column, kind in query(
+        "select table_name, column_name, lower(data_type) from information_schema.columns "
+        f"where table_schema = '{MARTS}' order by table_name, ordinal_position"
+    ):
+        shapes[table].append((column, kind))
+    return dict(shapes)
+
+
 # --- DuckDB ---------------------------------------------------------------------------
 
 
@@ -220,6 +271,126 @@ def test_dbt_build_on_duckdb_matches_the_sandbox(dbt_duckdb_build: DbtBuild) -> 
             f"select count(distinct row_key) from {MARTS}.stg_claude__user_cost_report"
         ).fetchone()
         assert staged == loaded > 0
+        check_usage_cost(
+            lambda sql: con.execute(sql).fetchall(), dbt_duckdb_build.org, dbt_duckdb_build.period
+        )
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    "kept",
+    [
+        pytest.param(tuple(s for s in STREAMS if s not in OPTIONAL_STREAMS), id="enterprise"),
+        pytest.param(CONSOLE_STREAMS, id="console"),
+    ],
+)
+def test_dbt_builds_without_the_tables_of_skipped_streams(
+    meltano_project: Meltano, dbt_duckdb_build: DbtBuild, tmp_path: Path, kept: tuple[str, ...]
+) -> None:
+    """The tap skips an endpoint the organization lacks, so its table never exists: an
+    Enterprise org without plugins, artifacts, usage and cost; a Console org with only
+    usage and cost. `dbt build` still passes: those staging views are empty, typed alike."""
+    import duckdb
+
+    db_file = duckdb_copy(dbt_duckdb_build.db_file, tmp_path, keep=kept)
+    env = clean_env(
+        tmp_path,
+        DBT_DUCKDB_PATH=str(db_file),
+        DBT_DUCKDB_SCHEMA=MARTS,
+        CLAUDE_ENTERPRISE_SOURCE_SCHEMA=SOURCE,
+        CLAUDE_ENTERPRISE_RECONCILE_EXACT="false",
+    )
+    output = meltano_project.run("--environment=dev", "invoke", "dbt-duckdb:build", env=env)
+    assert_dbt_passed(output)
+    missing = [s for s in STREAMS if s not in kept]
+    for stream in missing:
+        assert re.search(rf'"{stream}" does not exist .* stg_claude__{stream} is empty', output)
+    with (
+        duckdb.connect(str(dbt_duckdb_build.db_file), read_only=True) as full,
+        duckdb.connect(str(db_file), read_only=True) as partial,
+    ):
+        # Same models, same columns, same types as with every table present.
+        assert staging_shapes(lambda sql: partial.execute(sql).fetchall()) == staging_shapes(
+            lambda sql: full.execute(sql).fetchall()
+        )
+        for stream in STREAMS:
+            sql = f"select count(*) from {MARTS}.stg_claude__{stream}"
+            (count,) = partial.execute(sql).fetchone()
+            (full_count,) = full.execute(sql).fetchone()
+            assert count == (full_count if stream in kept else 0), stream
+        tables = partial.execute(
+            f"select table_name from information_schema.tables where table_schema = '{MARTS}'"
+        ).fetchall()
+        assert {t[0] for t in tables} >= MART_TABLES
+
+
+@pytest.mark.e2e
+def test_two_organizations_in_one_warehouse_never_collapse(
+    meltano_project: Meltano, dbt_sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """Two extractors with their own organization_label load one DuckDB (README, "Many
+    organizations"): staging keeps both organizations' rows, one per organization and key;
+    the marts are built per organization (var organization_label), exact."""
+    import duckdb
+
+    db_file = tmp_path / "two.duckdb"
+    period = sandbox_period(dbt_sandbox, DBT_DAYS)
+    env = period_env(
+        dbt_sandbox,
+        period,
+        tmp_path,
+        TARGET_DUCKDB_FILEPATH=str(db_file),
+        TARGET_DUCKDB_DEFAULT_TARGET_SCHEMA=SOURCE,
+        DBT_DUCKDB_PATH=str(db_file),
+        DBT_DUCKDB_SCHEMA=MARTS,
+    )
+    for label in ("acme", "globex"):
+        meltano_project.run(
+            "--environment=dev", "run", f"tap-claude-enterprise--{label}", "duckdb-compat",
+            "target-duckdb", env=env, log=tmp_path / f"{label}.log",
+        )  # fmt: skip
+    # Staging alone, over both organizations: dbt's unique tests on every key pass.
+    output = meltano_project.run(
+        "--environment=dev", "invoke", "dbt-duckdb:build", "--select", "staging",
+        "--exclude", "test_name:relationships", "assert_one_organization_per_build", env=env,
+    )  # fmt: skip
+    assert re.search(r"Done\. PASS=\d+ WARN=0 ERROR=0 SKIP=0", output), output[-3000:]
+    with duckdb.connect(str(db_file), read_only=True) as con:
+        for stream in STREAMS:
+            rows = dict(
+                con.execute(
+                    f"select organization_label, count(*) from {MARTS}.stg_claude__{stream} "
+                    "group by 1"
+                ).fetchall()
+            )
+            loaded = dict(
+                con.execute(
+                    f'select organization_label, count(*) from {SOURCE}."{stream}" group by 1'
+                ).fetchall()
+            )
+            assert rows == loaded, stream
+            assert set(rows) == {"acme", "globex"}, stream
+            assert rows["acme"] == rows["globex"] > 0, stream
+    # The marts of all organizations at once would mix them: a test refuses it.
+    refused = subprocess.run(
+        [str(meltano_project.executable), "--environment=dev", "invoke", "dbt-duckdb:test",
+         "--select", "assert_one_organization_per_build"],
+        cwd=meltano_project.project, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0
+    assert re.search(r"FAIL 2 \S*assert_one_organization_per_build", output), output[-3000:]
+    # One organization's marts: exactly the sandbox's numbers.
+    output = meltano_project.run(
+        "--environment=dev", "invoke", "dbt-duckdb:build", "--vars", "{organization_label: acme}",
+        env=env, log=tmp_path / "build-acme.log",
+    )  # fmt: skip
+    if sandbox_clock(dbt_sandbox) != (period.latest, period.refreshed_day):
+        pytest.skip("the sandbox's day rolled over during the run; expectations moved")
+    assert_dbt_passed(output)
+    org = SyntheticOrg(OrgConfig(seed=DBT_SEED, members=DBT_MEMBERS))
+    with duckdb.connect(str(db_file), read_only=True) as con:
+        check_marts(lambda sql: con.execute(sql).fetchall(), org, period)
 
 
 # --- PostgreSQL -----------------------------------------------------------------------
@@ -279,4 +450,20 @@ def test_dbt_build_on_postgres_matches_the_sandbox(
         f"select count(*) - count(distinct row_key) from {MARTS}.stg_claude__user_cost_report"
     )
     assert dupes == 0
+    check_marts(query, org, period)
+    check_usage_cost(query, org, period)
+
+    # The organization has no plugins, artifacts, usage or cost endpoint (the tap skipped
+    # them, so there are no tables): the models still build, those staging views empty.
+    full_shapes = staging_shapes(query)
+    with dbt_postgres.connect() as conn:
+        for stream in OPTIONAL_STREAMS:
+            conn.execute(f'drop table {SOURCE}."{stream}" cascade')  # type: ignore[arg-type]
+    output = meltano_project.run(
+        "--environment=dev", "invoke", "dbt-postgres:build", env=env, log=tmp_path / "m3.log"
+    )
+    assert_dbt_passed(output)
+    assert staging_shapes(query) == full_shapes
+    for stream in OPTIONAL_STREAMS:
+        assert query(f"select count(*) from {MARTS}.stg_claude__{stream}") == [(0,)], stream
     check_marts(query, org, period)

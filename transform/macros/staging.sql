@@ -3,25 +3,35 @@
 {% macro latest_per_key(relation, keys) -%}
   {#- Keep one row per key: the latest load wins. target-postgres adds _sdc_batched_at /
       _sdc_extracted_at (add_record_metadata); target-duckdb does not, but it upserts on
-      the key, so its rows are already unique and any order will do. -#}
+      the key, so its rows are already unique and any order will do. `relation` comes from
+      claude_source() (a table, or an empty stand-in when the tap skipped the stream).
+      Rows always have `organization_label`: the tap's column when it wrote one (setting
+      organization_label; then it leads the key, so two organizations' rows never collapse
+      into one), else NULL. The var `organization_label` keeps one organization's rows. -#}
+  {%- set names = source_columns(relation) -%}
+  {%- set labelled = 'organization_label' in names -%}
   {%- set order = [] -%}
-  {%- if execute -%}
-    {%- set names = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
-    {%- for column in ['_sdc_batched_at', '_sdc_extracted_at', '_sdc_received_at'] -%}
-      {%- if column in names %}{% do order.append(column ~ ' desc nulls last') %}{% endif -%}
-    {%- endfor -%}
-  {%- endif %}
+  {%- for column in ['_sdc_batched_at', '_sdc_extracted_at', '_sdc_received_at'] -%}
+    {%- if column in names %}{% do order.append(column ~ ' desc nulls last') %}{% endif -%}
+  {%- endfor -%}
+  {%- set only = var('organization_label', none) %}
   select *
   from (
     select
       source_rows.*,
+      {%- if not labelled %}
+      cast(null as {{ dbt.type_string() }}) as organization_label,
+      {%- endif %}
       row_number() over (
-        partition by {{ keys | join(', ') }}
+        partition by {{ ((['organization_label'] if labelled else []) + keys) | join(', ') }}
         order by {{ order | join(', ') if order else '1' }}
       ) as row_rank_
     from {{ relation }} as source_rows
   ) as ranked
   where row_rank_ = 1
+  {%- if only is not none %}
+    and organization_label = '{{ only | replace("'", "''") }}'
+  {%- endif %}
 {%- endmacro %}
 
 

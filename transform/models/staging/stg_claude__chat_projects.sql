@@ -1,9 +1,10 @@
 -- One row per claude.ai project and UTC day.
 with source as (
-  {{ latest_per_key(source('claude_enterprise', 'chat_projects'), ['date', 'project_id']) }}
+  {{ latest_per_key(claude_source('chat_projects'), ['date', 'project_id']) }}
 )
 select
-  {{ row_key(['date', 'project_id']) }} as project_day_key,
+  {{ source_key(['date', 'project_id']) }} as project_day_key,
+  cast(organization_label as {{ dbt.type_string() }}) as organization_label,
   {{ day_of('date') }} as activity_date,
   cast(project_id as {{ dbt.type_string() }}) as project_id,
   cast(project_name as {{ dbt.type_string() }}) as project_name,

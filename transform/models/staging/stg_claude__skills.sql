@@ -1,9 +1,10 @@
 -- One row per skill and UTC day. Spend columns are in the row's currency (exact).
 with source as (
-  {{ latest_per_key(source('claude_enterprise', 'skills'), ['date', 'skill_name']) }}
+  {{ latest_per_key(claude_source('skills'), ['date', 'skill_name']) }}
 )
 select
-  {{ row_key(['date', 'skill_name']) }} as skill_day_key,
+  {{ source_key(['date', 'skill_name']) }} as skill_day_key,
+  cast(organization_label as {{ dbt.type_string() }}) as organization_label,
   {{ day_of('date') }} as activity_date,
   cast(skill_name as {{ dbt.type_string() }}) as skill_name,
   cast(skill_display_name as {{ dbt.type_string() }}) as skill_display_name,

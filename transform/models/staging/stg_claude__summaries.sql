@@ -1,8 +1,10 @@
 -- One row per UTC day: the organization's headline adoption numbers.
 with source as (
-  {{ latest_per_key(source('claude_enterprise', 'summaries'), ['date']) }}
+  {{ latest_per_key(claude_source('summaries'), ['date']) }}
 )
 select
+  {{ source_key(['date']) }} as summary_day_key,
+  cast(organization_label as {{ dbt.type_string() }}) as organization_label,
   {{ day_of('date') }} as activity_date,
   {{ count_of('daily_active_user_count') }} as daily_active_users,
   {{ count_of('weekly_active_user_count') }} as weekly_active_users,

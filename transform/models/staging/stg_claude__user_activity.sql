@@ -1,11 +1,12 @@
 -- One row per member and UTC day they were active: what they did in each product.
 with source as (
-  {{ latest_per_key(source('claude_enterprise', 'user_activity'), ['date', 'user_id']) }}
+  {{ latest_per_key(claude_source('user_activity'), ['date', 'user_id']) }}
 ),
 
 typed as (
   select
-    {{ row_key(['date', 'user_id']) }} as user_day_key,
+    {{ source_key(['date', 'user_id']) }} as user_day_key,
+    cast(organization_label as {{ dbt.type_string() }}) as organization_label,
     {{ day_of('date') }} as activity_date,
     cast(user_id as {{ dbt.type_string() }}) as user_id,
     cast(user__email_address as {{ dbt.type_string() }}) as email_address,
