@@ -14,8 +14,9 @@ re-reads ``cost_lookback_days`` before it, because spend is revised for 30 days.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 UTC = dt.timezone.utc
 
@@ -186,6 +187,20 @@ class TimeWindow:
 
     start: dt.datetime
     end: dt.datetime
+
+
+def configured_report_bounds(
+    config: Mapping[str, Any], bookmark: str | None, width: str
+) -> TimeWindow | None:
+    """``report_bounds`` from the tap's settings and a stream's stored bookmark."""
+    return report_bounds(
+        start_date=parse_day(config.get("start_date")),
+        end_date=parse_day(config.get("end_date")),
+        bookmark=parse_timestamp(bookmark),
+        lookback_days=int(config.get("cost_lookback_days", 30)),
+        width=width,
+        now=utc_now(),
+    )
 
 
 def report_bounds(

@@ -42,12 +42,11 @@ from tap_claude_enterprise.organization import keyed, organization_label
 from tap_claude_enterprise.windows import (
     MAX_BUCKETS_PER_PAGE,
     TimeWindow,
+    configured_report_bounds,
     day_start,
     floor_to_bucket,
     format_timestamp,
-    parse_day,
     parse_timestamp,
-    report_bounds,
     report_window_span,
     split_window,
     utc_now,
@@ -159,14 +158,8 @@ class ReportStream(FitsRecords, AnalyticsStream):
 
     def window_bounds(self) -> TimeWindow | None:
         """The span this run requests: bookmark minus ``cost_lookback_days`` onward."""
-        return report_bounds(
-            start_date=parse_day(self.config.get("start_date")),
-            end_date=parse_day(self.config.get("end_date")),
-            bookmark=parse_timestamp(self.stored_bookmark(self.stream_state)),
-            lookback_days=int(self.config.get("cost_lookback_days", 30)),
-            width=self.bucket_width,
-            now=utc_now(),
-        )
+        bookmark = self.stored_bookmark(self.stream_state)
+        return configured_report_bounds(self.config, bookmark, self.bucket_width)
 
     # --- records ------------------------------------------------------------------
 

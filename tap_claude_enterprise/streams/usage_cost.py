@@ -43,11 +43,10 @@ from tap_claude_enterprise.streams.reports import MISSING_KEY, cents_to_usd
 from tap_claude_enterprise.windows import (
     BUCKET_WIDTHS,
     TimeWindow,
+    configured_report_bounds,
     floor_to_bucket,
     format_timestamp,
-    parse_day,
     parse_timestamp,
-    report_bounds,
     split_window,
     utc_now,
 )
@@ -421,14 +420,8 @@ class UsageCostStream(FitsRecords, AnalyticsStream):
 
     def window_bounds(self) -> TimeWindow | None:
         """The span this run requests: bookmark minus ``cost_lookback_days`` onward."""
-        return report_bounds(
-            start_date=parse_day(self.config.get("start_date")),
-            end_date=parse_day(self.config.get("end_date")),
-            bookmark=parse_timestamp(self.stored_bookmark(self.stream_state)),
-            lookback_days=int(self.config.get("cost_lookback_days", 30)),
-            width=self.bucket_width,
-            now=utc_now(),
-        )
+        bookmark = self.stored_bookmark(self.stream_state)
+        return configured_report_bounds(self.config, bookmark, self.bucket_width)
 
     def _window_chain(
         self, window: TimeWindow, cancelled: threading.Event
