@@ -114,23 +114,34 @@ def _series(rows: Iterable[Row], key: Callable[[Row], str], x: str, y: str) -> d
 # --- the charts ---------------------------------------------------------------------
 
 
-def adoption_chart(data: ReportData) -> Chart:
-    rows = data["adoption"]
-    days = [r["activity_date"] for r in rows]
-    traces = [
+def _line_traces(
+    rows: list[dict[str, Any]], days: list[Any], series: tuple[tuple[str, str], ...]
+) -> list[dict[str, Any]]:
+    """One line with markers per (label, column) over ``days``."""
+    return [
         {
             "type": "scatter",
             "mode": "lines+markers",
             "name": label,
             "x": days,
-            "y": [r[col] for r in rows],
+            "y": [r[column] for r in rows],
         }
-        for label, col in (
+        for label, column in series
+    ]
+
+
+def adoption_chart(data: ReportData) -> Chart:
+    rows = data["adoption"]
+    days = [r["activity_date"] for r in rows]
+    traces = _line_traces(
+        rows,
+        days,
+        (
             ("Daily active", "daily_active_users"),
             ("Weekly active", "weekly_active_users"),
             ("Monthly active", "monthly_active_users"),
-        )
-    ]
+        ),
+    )
     traces.append(
         {
             "type": "scatter",
@@ -153,20 +164,15 @@ def adoption_chart(data: ReportData) -> Chart:
 def utilization_chart(data: ReportData) -> Chart:
     rows = data["adoption"]
     days = [r["activity_date"] for r in rows]
-    traces: list[dict[str, Any]] = [
-        {
-            "type": "scatter",
-            "mode": "lines+markers",
-            "name": label,
-            "x": days,
-            "y": [r[col] for r in rows],
-        }
-        for label, col in (
+    traces = _line_traces(
+        rows,
+        days,
+        (
             ("Daily utilization %", "daily_utilization_pct"),
             ("Weekly utilization %", "weekly_utilization_pct"),
             ("Monthly utilization %", "monthly_utilization_pct"),
-        )
-    ]
+        ),
+    )
     traces.append(
         {
             "type": "bar",
