@@ -16,16 +16,14 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.capabilities import TapCapabilities
 
-from tap_claude_enterprise import first_contact, transport
-from tap_claude_enterprise.availability import EndpointAccess
-from tap_claude_enterprise.client import USER_AGENT, AnalyticsStream, require_tls
-from tap_claude_enterprise.conformance import EXTRA_FIELDS
-from tap_claude_enterprise.errors import BadRequestError, DateNotAvailableError, redact
-from tap_claude_enterprise.key_access import is_admin_key, skip_streams_key_cannot_read
-from tap_claude_enterprise.organization import ORGANIZATION_COLUMN, label_errors
-from tap_claude_enterprise.privacy import EMAIL_HANDLING_MODES
-from tap_claude_enterprise.privacy import settings_errors as email_settings_errors
-from tap_claude_enterprise.redaction import install_secret_filter
+from tap_claude_enterprise.http import first_contact, transport
+from tap_claude_enterprise.http.client import USER_AGENT, AnalyticsStream, require_tls
+from tap_claude_enterprise.http.errors import BadRequestError, DateNotAvailableError, redact
+from tap_claude_enterprise.http.redaction import install_secret_filter
+from tap_claude_enterprise.records.conformance import EXTRA_FIELDS
+from tap_claude_enterprise.records.organization import ORGANIZATION_COLUMN, label_errors
+from tap_claude_enterprise.records.privacy import EMAIL_HANDLING_MODES
+from tap_claude_enterprise.records.privacy import settings_errors as email_settings_errors
 from tap_claude_enterprise.streams import STREAM_TYPES, usage_cost
 from tap_claude_enterprise.streams.engagement import SummariesStream
 from tap_claude_enterprise.streams.reports import (
@@ -33,7 +31,9 @@ from tap_claude_enterprise.streams.reports import (
     USAGE_DIMENSIONS,
     validate_group_by,
 )
-from tap_claude_enterprise.windows import API_FLOOR, format_timestamp, parse_day, utc_now
+from tap_claude_enterprise.sync.availability import EndpointAccess
+from tap_claude_enterprise.sync.key_access import is_admin_key, skip_streams_key_cannot_read
+from tap_claude_enterprise.sync.windows import API_FLOOR, format_timestamp, parse_day, utc_now
 
 CONNECTION_TEST_DAYS_BACK = 7
 

@@ -16,13 +16,14 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tap_claude_enterprise import rate_limit, windows
-from tap_claude_enterprise.availability import latest_day_named, reaches_recent_days
-from tap_claude_enterprise.conformance import EXTRA_FIELDS, RecordFitter
-from tap_claude_enterprise.errors import AuthenticationError, BadRequestError
+from tap_claude_enterprise.http import rate_limit
+from tap_claude_enterprise.http.errors import AuthenticationError, BadRequestError
+from tap_claude_enterprise.records.conformance import EXTRA_FIELDS, RecordFitter
 from tap_claude_enterprise.sandbox import Fault, SandboxServer
 from tap_claude_enterprise.sandbox.surprises import NOT_AVAILABLE_WORDINGS, RENAMED_FROM
 from tap_claude_enterprise.streams import reports as report_streams
+from tap_claude_enterprise.sync import windows
+from tap_claude_enterprise.sync.availability import latest_day_named, reaches_recent_days
 from tests.helpers import TapRun, expected_engagement_keys, pin_watermark, run_tap, tap_config
 
 UTC = dt.timezone.utc

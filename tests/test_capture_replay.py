@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_claude_enterprise import rate_limit
+from tap_claude_enterprise.http import rate_limit
 from tap_claude_enterprise.sandbox import SANDBOX_API_KEY, Fault, SandboxServer
 from tap_claude_enterprise.sandbox.replay import Replay
 from tests.helpers import messages_of, pin_watermark, run_cli, run_tap, small_config

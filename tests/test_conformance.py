@@ -10,7 +10,7 @@ from decimal import Decimal
 from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from tap_claude_enterprise.conformance import RecordPlan
+from tap_claude_enterprise.records.conformance import RecordPlan
 from tap_claude_enterprise.sandbox import Fault
 from tap_claude_enterprise.tap import TapClaudeEnterprise
 from tests.helpers import run_tap, tap_config

@@ -25,14 +25,14 @@ import pytest
 import urllib3.util.connection
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_claude_enterprise import rate_limit
-from tap_claude_enterprise.errors import (
+from tap_claude_enterprise.http import rate_limit
+from tap_claude_enterprise.http.errors import (
     AuthenticationError,
     BadRequestError,
     EmptyPagesError,
     PaginationLoopError,
 )
-from tap_claude_enterprise.retry import exponential_wait, parse_retry_after
+from tap_claude_enterprise.http.retrying import exponential_wait, parse_retry_after
 from tap_claude_enterprise.sandbox import Fault, SandboxServer
 from tap_claude_enterprise.sandbox.server import retry_after_http_date
 from tests.helpers import (

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import urllib3.util.connection
 
-from tap_claude_enterprise import rate_limit
+from tap_claude_enterprise.http import rate_limit
 from tap_claude_enterprise.sandbox import SANDBOX_API_KEY, SandboxServer
 from tap_claude_enterprise.tap import TapClaudeEnterprise
 from tests.helpers import run_cli, small_config

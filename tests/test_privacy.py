@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tap_claude_enterprise.privacy import HASH_PREFIX, EmailPolicy, EmailPolicyError
+from tap_claude_enterprise.records.privacy import HASH_PREFIX, EmailPolicy, EmailPolicyError
 from tap_claude_enterprise.sandbox import SandboxServer
 from tests.helpers import messages_of, pin_watermark, run_cli, small_config
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 import pytest
 
-from tap_claude_enterprise import rate_limit
-from tap_claude_enterprise.rate_limit import WINDOW_MARGIN_SECONDS, SlidingWindowRateLimiter
+from tap_claude_enterprise.http import rate_limit
+from tap_claude_enterprise.http.rate_limit import WINDOW_MARGIN_SECONDS, SlidingWindowRateLimiter
 from tap_claude_enterprise.sandbox import Fault, SandboxServer
 from tap_claude_enterprise.tap import TapClaudeEnterprise
 from tests.helpers import FAST_RATE, assert_same_records, pin_watermark, run_tap, small_config

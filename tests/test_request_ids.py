@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import requests
 
-from tap_claude_enterprise import rate_limit
-from tap_claude_enterprise.errors import NotRetriedError
+from tap_claude_enterprise.http import rate_limit
+from tap_claude_enterprise.http.errors import NotRetriedError
+from tap_claude_enterprise.http.transport import request_id_of, should_retry_of
 from tap_claude_enterprise.sandbox import Fault, SandboxServer
-from tap_claude_enterprise.transport import request_id_of, should_retry_of
 from tests.helpers import TapRun, assert_same_records, pin_watermark, run_tap, small_config
 
 REQUEST_ID = re.compile(r"\(request-id (req_sandbox_[0-9a-f]+)\)")

@@ -23,9 +23,9 @@ import requests
 import urllib3.util.connection
 
 import tap_claude_enterprise
-from tap_claude_enterprise import rate_limit
-from tap_claude_enterprise.errors import InsecureURLError, RedirectError, TLSVerificationError
-from tap_claude_enterprise.redaction import install_secret_filter
+from tap_claude_enterprise.http import rate_limit
+from tap_claude_enterprise.http.errors import InsecureURLError, RedirectError, TLSVerificationError
+from tap_claude_enterprise.http.redaction import install_secret_filter
 from tap_claude_enterprise.sandbox import Fault, SandboxServer
 from tap_claude_enterprise.sandbox.data import OrgConfig
 from tap_claude_enterprise.sandbox.server import SandboxSettings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tap_claude_enterprise.windows import (
+from tap_claude_enterprise.sync.windows import (
     UTC,
     TimeWindow,
     engagement_first_day,

@@ -20,11 +20,11 @@ from typing import Any, ClassVar
 
 from singer_sdk.helpers.types import Context
 
-from tap_claude_enterprise.availability import DayLimit, first_recent_day, log_not_available
-from tap_claude_enterprise.client import AnalyticsStream
-from tap_claude_enterprise.conformance import FitsRecords
-from tap_claude_enterprise.errors import BadRequestError, DateNotAvailableError
-from tap_claude_enterprise.windows import (
+from tap_claude_enterprise.http.client import AnalyticsStream
+from tap_claude_enterprise.http.errors import BadRequestError, DateNotAvailableError
+from tap_claude_enterprise.records.conformance import FitsRecords
+from tap_claude_enterprise.sync.availability import DayLimit, first_recent_day, log_not_available
+from tap_claude_enterprise.sync.windows import (
     API_FLOOR,
     SUMMARIES_FALLBACK_SPAN_DAYS,
     SUMMARIES_MAX_SPAN_DAYS,

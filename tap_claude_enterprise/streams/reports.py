@@ -29,17 +29,17 @@ from typing import Any, ClassVar
 
 from singer_sdk.helpers.types import Context
 
-from tap_claude_enterprise.availability import (
+from tap_claude_enterprise.http.client import AnalyticsStream
+from tap_claude_enterprise.http.errors import BadRequestError, DateNotAvailableError
+from tap_claude_enterprise.records.conformance import FitsRecords
+from tap_claude_enterprise.records.organization import keyed, organization_label
+from tap_claude_enterprise.sync.availability import (
     REPORT_EDGE_DAYS,
     first_recent_day,
     log_not_available,
     near_report_age_limit,
 )
-from tap_claude_enterprise.client import AnalyticsStream
-from tap_claude_enterprise.conformance import FitsRecords
-from tap_claude_enterprise.errors import BadRequestError, DateNotAvailableError
-from tap_claude_enterprise.organization import keyed, organization_label
-from tap_claude_enterprise.windows import (
+from tap_claude_enterprise.sync.windows import (
     MAX_BUCKETS_PER_PAGE,
     TimeWindow,
     configured_report_bounds,

@@ -33,14 +33,14 @@ import requests
 from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.helpers.types import Context
 
-from tap_claude_enterprise.availability import log_not_available
-from tap_claude_enterprise.client import AnalyticsStream
-from tap_claude_enterprise.conformance import FitsRecords
-from tap_claude_enterprise.errors import DateNotAvailableError, redact
-from tap_claude_enterprise.key_access import is_admin_key
-from tap_claude_enterprise.organization import keyed, organization_label
+from tap_claude_enterprise.http.client import AnalyticsStream
+from tap_claude_enterprise.http.errors import DateNotAvailableError, redact
+from tap_claude_enterprise.records.conformance import FitsRecords
+from tap_claude_enterprise.records.organization import keyed, organization_label
 from tap_claude_enterprise.streams.reports import MISSING_KEY, cents_to_usd
-from tap_claude_enterprise.windows import (
+from tap_claude_enterprise.sync.availability import log_not_available
+from tap_claude_enterprise.sync.key_access import is_admin_key
+from tap_claude_enterprise.sync.windows import (
     BUCKET_WIDTHS,
     TimeWindow,
     configured_report_bounds,

@@ -19,7 +19,7 @@ from typing import Any
 import requests
 from singer_sdk.pagination import BaseAPIPaginator
 
-from tap_claude_enterprise.errors import LOOP_HELP, EmptyPagesError, PaginationLoopError
+from tap_claude_enterprise.http.errors import LOOP_HELP, EmptyPagesError, PaginationLoopError
 
 MAX_EMPTY_PAGES = 5
 

@@ -17,8 +17,8 @@ from typing import Any
 import requests
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
-from tap_claude_enterprise import transport
-from tap_claude_enterprise.errors import redact
+from tap_claude_enterprise.http import transport
+from tap_claude_enterprise.http.errors import redact
 
 
 class UserInputError(Exception):

@@ -31,16 +31,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from tap_claude_enterprise import windows
-from tap_claude_enterprise.errors import (
+from tap_claude_enterprise.http.errors import (
     AUTH_HELP,
     AuthenticationError,
     DateNotAvailableError,
     redact,
 )
+from tap_claude_enterprise.sync import windows
 
 if TYPE_CHECKING:
-    from tap_claude_enterprise.client import AnalyticsStream
+    from tap_claude_enterprise.http.client import AnalyticsStream
 
 # A refused request whose last day is at most this many days back is "not available yet".
 RECENT_DAYS = 7

@@ -29,8 +29,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-from tap_claude_enterprise.first_contact import UserInputError
-from tap_claude_enterprise.redaction import redact_secrets
+from tap_claude_enterprise.http.first_contact import UserInputError
+from tap_claude_enterprise.http.redaction import redact_secrets
 
 # The headers the tap reads; nothing else of the answer is kept.
 CAPTURED_HEADERS = (

@@ -35,14 +35,9 @@ from singer_sdk.helpers.types import Context
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from tap_claude_enterprise import capture, schemas, transport
-from tap_claude_enterprise.availability import (
-    not_available_error,
-    refusal_error,
-    skipped_when_refused,
-)
-from tap_claude_enterprise.conformance import RecordPlan
-from tap_claude_enterprise.errors import (
+from tap_claude_enterprise import schemas
+from tap_claude_enterprise.http import capture, transport
+from tap_claude_enterprise.http.errors import (
     AUTH_HELP,
     INSECURE_URL_HELP,
     NOT_RETRIED_HELP,
@@ -59,17 +54,23 @@ from tap_claude_enterprise.errors import (
     is_cursor_message,
     redact,
 )
-from tap_claude_enterprise.organization import (
+from tap_claude_enterprise.http.pagination import CursorPaginator
+from tap_claude_enterprise.http.rate_limit import Slot, shared_limiter
+from tap_claude_enterprise.http.retrying import BASE_WAIT_SECONDS, retry_after_of, wait_generator
+from tap_claude_enterprise.records.conformance import RecordPlan
+from tap_claude_enterprise.records.organization import (
     ORGANIZATION_COLUMN,
     OrganizationStreamSchema,
     keyed,
     organization_label,
 )
-from tap_claude_enterprise.pagination import CursorPaginator
-from tap_claude_enterprise.prefetch import ChainCancelledError, OrderedPrefetcher
-from tap_claude_enterprise.privacy import EmailPolicy
-from tap_claude_enterprise.rate_limit import Slot, shared_limiter
-from tap_claude_enterprise.retry import BASE_WAIT_SECONDS, retry_after_of, wait_generator
+from tap_claude_enterprise.records.privacy import EmailPolicy
+from tap_claude_enterprise.sync.availability import (
+    not_available_error,
+    refusal_error,
+    skipped_when_refused,
+)
+from tap_claude_enterprise.sync.prefetch import ChainCancelledError, OrderedPrefetcher
 
 if TYPE_CHECKING:
     from tap_claude_enterprise.tap import TapClaudeEnterprise

@@ -1,0 +1,1 @@
+"""The HTTP contract: stream base class, retries, rate limiter, paging, errors, redaction."""

@@ -1,0 +1,1 @@
+"""Record shaping: schema conformance, e-mail privacy, the organization label."""

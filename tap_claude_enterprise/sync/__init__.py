@@ -1,0 +1,1 @@
+"""The sync loop's parts: date windows, endpoint availability, ordered prefetch, key access."""
