@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-import threading
 import time
 from typing import Any
 
@@ -16,23 +15,29 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.capabilities import TapCapabilities
 
+from tap_claude_enterprise import endpoints
+from tap_claude_enterprise.endpoints import number_word
 from tap_claude_enterprise.http import first_contact, transport
 from tap_claude_enterprise.http.client import USER_AGENT, AnalyticsStream, require_tls
 from tap_claude_enterprise.http.errors import BadRequestError, DateNotAvailableError, redact
 from tap_claude_enterprise.http.redaction import install_secret_filter
-from tap_claude_enterprise.records.conformance import EXTRA_FIELDS
 from tap_claude_enterprise.records.organization import ORGANIZATION_COLUMN, label_errors
 from tap_claude_enterprise.records.privacy import EMAIL_HANDLING_MODES
 from tap_claude_enterprise.records.privacy import settings_errors as email_settings_errors
-from tap_claude_enterprise.streams import STREAM_TYPES, usage_cost
-from tap_claude_enterprise.streams.engagement import SummariesStream
+from tap_claude_enterprise.run import RunContext
+from tap_claude_enterprise.streams import stream_types, usage_cost
 from tap_claude_enterprise.streams.reports import (
     COST_DIMENSIONS,
     USAGE_DIMENSIONS,
     validate_group_by,
 )
 from tap_claude_enterprise.sync.availability import EndpointAccess
-from tap_claude_enterprise.sync.key_access import is_admin_key, skip_streams_key_cannot_read
+from tap_claude_enterprise.sync.key_access import (
+    admin_readable,
+    is_admin_key,
+    skip_streams_key_cannot_read,
+)
+from tap_claude_enterprise.sync.stats import log_summary
 from tap_claude_enterprise.sync.windows import API_FLOOR, format_timestamp, parse_day, utc_now
 
 CONNECTION_TEST_DAYS_BACK = 7
@@ -57,7 +62,8 @@ class TapClaudeEnterprise(Tap):
                 "read:analytics scope, created by a Primary Owner at claude.ai > Analytics "
                 "> API keys: it reads every stream. Or an Admin API key (sk-ant-admin01-..., "
                 "Claude Console): it reads only the usage and cost streams, and the other "
-                "eleven are skipped with one line each."
+                f"{number_word(len(endpoints.ENDPOINTS) - len(admin_readable()))} are skipped "
+                "with one line each."
             ),
         ),
         th.Property(
@@ -301,15 +307,9 @@ class TapClaudeEnterprise(Tap):
     ).to_dict()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # The newest day /summaries served in this run: a hint for how far the other
-        # endpoints can be fetched in parallel, never a limit (availability.py).
-        self.latest_available_day: dt.date | None = None
-        self.endpoint_access = EndpointAccess()
-        self.summaries_span: int | None = None
+        # What this run learns; handed to every stream (``stream.run``).
+        self.run = RunContext()
         self.connection_test_error = ""
-        self.skipped_streams: list[str] = []
-        self._lock = threading.Lock()
-        self._started = time.monotonic()
         super().__init__(*args, **kwargs)
         install_secret_filter(self.config.get("api_key"))
         install_secret_filter(self.config.get("email_hash_key"))
@@ -348,71 +348,39 @@ class TapClaudeEnterprise(Tap):
             raise ConfigValidationError(summary, errors=errors)
         return errors
 
+    @property
+    def endpoint_access(self) -> EndpointAccess:
+        """Which endpoints accepted the key in this run (read by ``AnalyticsStream``)."""
+        return self.run.endpoint_access
+
     def discover_streams(self) -> list[AnalyticsStream]:
-        """The thirteen streams, summaries first."""
-        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        """One stream per entry of the endpoint table, in its order, sharing the run."""
+        streams = []
+        for stream_type in stream_types():
+            stream = stream_type(tap=self)
+            stream.run = self.run
+            streams.append(stream)
+        return streams  # type: ignore[return-value]
 
     def load_streams(self) -> list[AnalyticsStream]:  # type: ignore[override]
-        """Keep discovery order (the SDK sorts by name): summaries must sync first."""
-        order = {stream_type.name: i for i, stream_type in enumerate(STREAM_TYPES)}
+        """Keep the table's order (the SDK sorts by name): summaries must sync first."""
+        order = {e.name: i for i, e in enumerate(endpoints.ENDPOINTS)}
         streams = super().load_streams()
         return sorted(streams, key=lambda s: order.get(s.name, len(order)))  # type: ignore[return-value]
-
-    def learn_latest_available_day(self, day: dt.date | None) -> None:
-        """Remember the newest day /summaries served (a hint for the other streams)."""
-        if day is None:
-            return
-        with self._lock:
-            if self.latest_available_day is None or day < self.latest_available_day:
-                self.latest_available_day = day
 
     # --- run summary --------------------------------------------------------------
 
     def sync_all(self) -> None:
         """Sync every selected stream, then log one summary line per stream."""
-        self._started = time.monotonic()
-        self.skipped_streams = skip_streams_key_cannot_read(self)
+        self.run.started = time.monotonic()
+        self.run.skipped_streams = skip_streams_key_cannot_read(
+            self.config.get("api_key"), self.streams, self.logger
+        )
         try:
             super().sync_all()
-            self.endpoint_access.raise_if_key_refused()
+            self.run.endpoint_access.raise_if_key_refused()
         finally:
-            self._log_summary()
-
-    def _log_summary(self) -> None:
-        elapsed = time.monotonic() - self._started
-        for stream in self.streams.values():
-            if not isinstance(stream, AnalyticsStream) or not stream.selected:
-                continue
-            stats = stream.stats
-            self.logger.info(
-                "Summary %s: %d records, %d requests, %d retries, %.1f s",
-                stream.name,
-                stats["records"],
-                stats["requests"],
-                stats["retries"],
-                stats["seconds"],
-            )
-        for stream in self.streams.values():
-            fitter = stream.__dict__.get("fitter")  # set once a stream fitted a record
-            if fitter is not None and fitter.reported:
-                self.logger.warning(
-                    "Summary %s: fields kept in %s: %s",
-                    stream.name,
-                    EXTRA_FIELDS,
-                    ", ".join(sorted(fitter.reported)),
-                )
-        refused = self.endpoint_access.refused.values() if self.endpoint_access.accepted else ()
-        for refusal in refused:
-            self.logger.warning("Summary %s: skipped: %s", refusal.stream, refusal.describe())
-        if self.skipped_streams:
-            self.logger.info(
-                "Summary: skipped (not readable with an Admin key): %s",
-                ", ".join(self.skipped_streams),
-            )
-        total = sum(
-            s.stats["requests"] for s in self.streams.values() if isinstance(s, AnalyticsStream)
-        )
-        self.logger.info("Summary: %d requests in %.1f s", total, elapsed)
+            log_summary(self.logger, self.streams.values(), self.run)
 
     # --- connection test ----------------------------------------------------------
 
@@ -428,7 +396,7 @@ class TapClaudeEnterprise(Tap):
         if is_admin_key(self.config.get("api_key")):
             return self._admin_key_connection_test()
         stream = self.streams["summaries"]
-        assert isinstance(stream, SummariesStream)
+        assert isinstance(stream, AnalyticsStream)
         day = max(utc_now().date() - dt.timedelta(days=CONNECTION_TEST_DAYS_BACK), API_FLOOR)
         context = {
             "starting_date": day.isoformat(),
@@ -439,15 +407,18 @@ class TapClaudeEnterprise(Tap):
             return False
         self.logger.info(
             "Connection test passed: the key can read Claude Enterprise analytics (%s): "
-            "all eleven Enterprise streams, and usage and cost if the organization is on "
-            "the Usage and Cost Analytics API beta (otherwise a sync skips those two).",
+            "all %s Enterprise streams, and %s if the organization is on "
+            "the Usage and Cost Analytics API beta (otherwise a sync skips those %s).",
             USER_AGENT,
+            number_word(len(endpoints.ENDPOINTS) - len(admin_readable())),
+            " and ".join(admin_readable()),
+            number_word(len(admin_readable())),
         )
         return True
 
     def _admin_key_connection_test(self) -> bool:
         """An Admin key reads only usage and cost: probe /usage with one request."""
-        stream = self.streams["usage"]
+        stream = self.streams[admin_readable()[0]]
         assert isinstance(stream, AnalyticsStream)
         end = utc_now().replace(hour=0, minute=0, second=0, microsecond=0)
         end -= dt.timedelta(days=CONNECTION_TEST_DAYS_BACK)
@@ -458,7 +429,7 @@ class TapClaudeEnterprise(Tap):
         self.connection_test_error = _probe(stream, context) or ""
         if self.connection_test_error:
             return False
-        others = ", ".join(name for name in self.streams if name not in {"usage", "cost"})
+        others = ", ".join(name for name in self.streams if name not in admin_readable())
         self.logger.info(
             "Connection test passed: the Admin key can read the usage and cost streams; "
             "it cannot read %s (they need an Analytics key), which a sync skips.",
