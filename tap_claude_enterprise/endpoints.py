@@ -241,9 +241,10 @@ def names(family: Family | None = None) -> list[str]:
 STREAM_COUNT = len(ENDPOINTS)
 
 _WORDS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-    "fourteen fifteen sixteen seventeen eighteen nineteen twenty"
-).split()
+    *("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
+    *("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen"),
+    *("seventeen", "eighteen", "nineteen", "twenty"),
+)
 
 
 def number_word(count: int) -> str:
