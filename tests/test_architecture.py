@@ -161,3 +161,35 @@ def test_classes_and_functions_are_small(kind):
     pending = [s for s in over if s[0] in PENDING]
     if pending:
         pytest.xfail("; ".join(f"{s[2]} ({s[3]} lines): {PENDING[s[0]]}" for s in pending))
+
+
+def test_a_new_endpoint_of_a_family_is_a_table_entry(monkeypatch, tmp_path):
+    """A made-up daily endpoint: its table entry and a schema file, no class."""
+    import dataclasses
+    import json
+
+    from tap_claude_enterprise import endpoints
+    from tap_claude_enterprise.tap import TapClaudeEnterprise
+
+    schema = {"type": "object", "properties": {"date": {"type": ["string"]}, "widget": {}}}
+    (tmp_path / "widgets.json").write_text(json.dumps(schema))
+    skills = endpoints.by_name()["skills"]
+    widgets = dataclasses.replace(
+        skills,
+        name="widgets",
+        path="widgets",
+        primary_keys=("date", "widget"),
+        money=(),
+        schema_path=str(tmp_path / "widgets.json"),
+    )
+    monkeypatch.setattr(endpoints, "ENDPOINTS", (*endpoints.ENDPOINTS, widgets))
+
+    tap = TapClaudeEnterprise(config={"api_key": "sk-ant-api01-test"}, validate_config=False)
+
+    stream = tap.streams["widgets"]
+    assert list(tap.streams)[-1] == "widgets"
+    assert stream.primary_keys == ("date", "widget")
+    assert stream.path == "/widgets"
+    assert set(stream.schema["properties"]) == {"date", "widget"}
+    assert stream.run is tap.run
+    assert stream.request_params({"date": "2026-03-01"}) == {"date": "2026-03-01", "limit": 1000}
