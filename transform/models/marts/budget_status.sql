@@ -40,11 +40,11 @@ paced as (
 projected as (
   select
     paced.*,
-    case
+    cast(case
       when is_partial_month then null
       when days_elapsed < days_in_month then {{ scale_money('spent_usd', 'days_in_month', 'days_elapsed') }}
       else cast(spent_usd as {{ decimal_type(38, 2) }})
-    end as projected_month_end_usd
+    end as {{ decimal_type(38, 2) }}) as projected_month_end_usd
   from paced
 )
 

@@ -57,9 +57,9 @@ select
   days_elapsed < days_in_month as is_month_running,
   is_partial_month,
   month_covered_from,
-  case
+  cast(case
     when is_partial_month then null
     when days_elapsed < days_in_month then {{ scale_money('amount_usd', 'days_in_month', 'days_elapsed') }}
     else cast(amount_usd as {{ decimal_type(38, 2) }})
-  end as projected_month_end_usd
+  end as {{ decimal_type(38, 2) }}) as projected_month_end_usd
 from calendar

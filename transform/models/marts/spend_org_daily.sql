@@ -71,8 +71,8 @@ select
   days_in_month,
   month_covered_from > spend_month as is_partial_month,
   month_covered_from,
-  case
+  cast(case
     when month_covered_from = spend_month
       then {{ scale_money('month_to_date_usd', 'days_in_month', 'day_of_month') }}
-  end as projected_month_end_usd
+  end as {{ decimal_type(38, 2) }}) as projected_month_end_usd
 from running
