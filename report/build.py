@@ -73,6 +73,14 @@ def dollars(value: Decimal | float | int | None, places: int | None = 2) -> str:
     return f"${amount:,.{places}f}"
 
 
+def partial_from(row: Row) -> str | None:
+    """The words "partial month, from <day>" when the row's month is partial (the data
+    starts after its 1st: its spend covers only the days synced, no projection), else None."""
+    if not row.get("is_partial_month"):
+        return None
+    return f"partial month, from {row.get('month_covered_from')}"
+
+
 def _plain(value: Any) -> Any:
     """JSON for plotly.js: numbers as numbers (a chart is a picture, tables stay exact)."""
     if isinstance(value, Decimal):
@@ -252,6 +260,12 @@ def spend_by_product_chart(data: ReportData) -> Chart:
 def month_to_date_chart(data: ReportData) -> Chart:
     rows = data["spend_org"]
     days = [r["spend_date"] for r in rows]
+    question = "Where is this month's bill heading? (straight line from the spend so far)"
+    partial = next((partial_from(r) for r in rows if partial_from(r)), None)
+    if partial:
+        # The month the data starts in mid-way: its sums miss the first days, so no
+        # projection is drawn for it (the marts leave it NULL).
+        question += f" The first month is a {partial}: spend since then, not projected."
     traces = [
         {
             "type": "scatter",
@@ -273,7 +287,7 @@ def month_to_date_chart(data: ReportData) -> Chart:
     return Chart(
         "month_to_date",
         "Month to date and month-end projection",
-        "Where is this month's bill heading? (straight line from the spend so far)",
+        question,
         traces,
         _base_layout("USD"),
     )
@@ -300,6 +314,9 @@ def top_spenders_chart(data: ReportData) -> Chart:
     layout["xaxis"]["title"] = {"text": "USD"}
     layout["yaxis"] = {"automargin": True}
     title = f"Top spenders, {month:%B %Y}" if isinstance(month, dt.date) else "Top spenders"
+    partial = next((partial_from(r) for r in data["spend_org"] if r["spend_month"] == month), None)
+    if partial:
+        title += f" ({partial})"
     return Chart(
         "top_spenders", title, "Who spent the most this month, and on what?", traces, layout
     )
@@ -308,7 +325,12 @@ def top_spenders_chart(data: ReportData) -> Chart:
 def budget_chart(data: ReportData) -> Chart:
     rows = list(reversed(data["budgets"]))
     labels = [r["label"] for r in rows]
-    colour = {"on_track": "#009E73", "at_risk": "#E69F00", "over_budget": "#D55E00"}
+    colour = {
+        "on_track": "#009E73",
+        "at_risk": "#E69F00",
+        "over_budget": "#D55E00",
+        "partial_month": "#999999",
+    }
     traces = [
         {
             "type": "bar",
@@ -434,10 +456,20 @@ def _kpis(data: ReportData) -> list[tuple[str, str]]:
         ]
     if data["spend_org"]:
         last = data["spend_org"][-1]
-        out += [
-            (f"Spend this month (to {last['spend_date']})", dollars(last["month_to_date_usd"])),
-            ("Projected month end", dollars(last["projected_month_end_usd"])),
-        ]
+        partial = partial_from(last)
+        if partial:
+            out += [
+                (
+                    f"Spend {last['month_covered_from']} to {last['spend_date']} ({partial})",
+                    dollars(last["month_to_date_usd"]),
+                ),
+                ("Projected month end (none for a partial month)", NONE),
+            ]
+        else:
+            out += [
+                (f"Spend this month (to {last['spend_date']})", dollars(last["month_to_date_usd"])),
+                ("Projected month end", dollars(last["projected_month_end_usd"])),
+            ]
     if data["adoption"]:
         idle = data["adoption"][-1]["inactive_seats"]
         out.append(("Seats without a monthly active user", str(idle)))
@@ -488,7 +520,8 @@ def render_html(
             [
                 r["label"],
                 r["scope"],
-                f"{r['spend_month']:%Y-%m}" if r["spend_month"] else "",
+                (f"{r['spend_month']:%Y-%m}" if r["spend_month"] else "")
+                + (f" ({partial_from(r)})" if partial_from(r) else ""),
                 dollars(r["monthly_budget_usd"]),
                 dollars(r["spent_usd"], None),
                 f"{r['pct_used']}%",

@@ -22,7 +22,8 @@ QUERIES: dict[str, str] = {
     """,
     "spend_org": """
         select spend_date, spend_month, amount_usd, list_amount_usd, discount_pct,
-               month_to_date_usd, projected_month_end_usd, non_seat_amount_usd
+               month_to_date_usd, projected_month_end_usd, non_seat_amount_usd,
+               is_partial_month, month_covered_from
         from {schema}.spend_org_daily order by spend_date
     """,
     "top_spenders": """
@@ -35,10 +36,10 @@ QUERIES: dict[str, str] = {
     "budgets": """
         select label, scope, scope_id, spend_month, as_of_date, monthly_budget_usd, spent_usd,
                pct_used, projected_month_end_usd, projected_pct_used, overrun_date,
-               projected_overrun_date, status
+               projected_overrun_date, status, is_partial_month, month_covered_from
         from {schema}.budget_status
         where spend_month = (select max(spend_month) from {schema}.budget_status)
-        order by projected_pct_used desc, label
+        order by coalesce(projected_pct_used, pct_used) desc, label
     """,
     "anomalies": """
         select entity_type, entity_id, entity_label, spend_date, amount_usd,

@@ -133,14 +133,19 @@ def dbt_duckdb_build(
     return DbtBuild(db_file=db_file, org=org, period=period, output=output)
 
 
-def duckdb_copy(db_file: Path, into: Path, *, keep: tuple[str, ...]) -> Path:
-    """A copy of a loaded DuckDB file with only the source tables in ``keep``, and no
-    models. Written with the demo's duckdb (the version target-duckdb and dbt-duckdb use),
-    so that they can still read it."""
+def duckdb_copy(
+    db_file: Path, into: Path, *, keep: tuple[str, ...] = STREAMS, since: dt.date | None = None
+) -> Path:
+    """A copy of a loaded DuckDB file with only the source tables in ``keep``, only their
+    rows from ``since`` on (as if the tap had started that day), and no models. Written with
+    the demo's duckdb (the version target-duckdb and dbt-duckdb use), so that they can still
+    read it."""
     copy = into / db_file.name
     shutil.copyfile(db_file, copy)
+    first = since.isoformat() if since else ""
+    python = str(DEMO_VENV / "bin" / "python")
     subprocess.run(
-        [str(DEMO_VENV / "bin" / "python"), "-c", _KEEP_TABLES, str(copy), SOURCE, MARTS, *keep],
+        [python, "-c", _KEEP_TABLES, str(copy), SOURCE, MARTS, first, *keep],
         capture_output=True,
         text=True,
         check=True,
@@ -148,10 +153,10 @@ def duckdb_copy(db_file: Path, into: Path, *, keep: tuple[str, ...]) -> Path:
     return copy
 
 
-# argv: file, source schema, models schema, the source tables to keep.
+# argv: file, source schema, models schema, first day kept ('' for all), tables to keep.
 _KEEP_TABLES = """
 import sys, duckdb
-path, source, models, keep = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+path, source, models, since, keep = (*sys.argv[1:5], sys.argv[5:])
 with duckdb.connect(path) as con:
     con.execute(f'drop schema if exists "{models}" cascade')
     tables = con.execute(
@@ -160,4 +165,13 @@ with duckdb.connect(path) as con:
     for (table,) in tables:
         if table not in keep:
             con.execute(f'drop table "{source}"."{table}"')
+            continue
+        columns = {c[0] for c in con.execute(f'describe "{source}"."{table}"').fetchall()}
+        day = next((c for c in ("date", "starting_at") if c in columns), None)
+        if since and day:
+            con.execute(
+                f'delete from "{source}"."{table}" '
+                f"where cast(left(cast({day} as varchar), 10) as date) < cast(? as date)",
+                [since],
+            )
 """

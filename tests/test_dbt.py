@@ -130,11 +130,12 @@ def check_marts(query: Query, org: SyntheticOrg, period: Period) -> None:
     # Month to date, as of the last day: the exact sum of the month's days loaded.
     last = max(want)
     month = [a for d, a in want.items() if (d.year, d.month) == (last.year, last.month)]
-    ((mtd, projected),) = query(
-        f"select month_to_date_usd, projected_month_end_usd from {MARTS}.spend_org_daily "
-        f"where spend_date = '{last.isoformat()}'"
+    ((mtd, projected, partial),) = query(
+        "select month_to_date_usd, projected_month_end_usd, is_partial_month "
+        f"from {MARTS}.spend_org_daily where spend_date = '{last.isoformat()}'"
     )
     assert mtd == sum(month, Decimal(0))
+    assert partial is (min(want) > last.replace(day=1))
     days_in_month = (
         (last.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
     ).day
@@ -197,6 +198,7 @@ def check_marts(query: Query, org: SyntheticOrg, period: Period) -> None:
         f"where scope = 'organization' and spend_month = '{month_start.isoformat()}'"
     )
     assert org_spent == mtd
+    check_first_month(query, want)
 
     # Anomalies: each flagged day clears its threshold, and the sandbox's surges are found.
     anomalies = query(
@@ -207,6 +209,50 @@ def check_marts(query: Query, org: SyntheticOrg, period: Period) -> None:
     for _, amount, threshold, median in anomalies:
         assert amount > threshold > median
         assert amount >= 50
+
+
+def check_first_month(query: Query, want: dict[dt.date, Decimal]) -> None:
+    """The month the data starts in is partial when the data starts after its 1st: flagged,
+    summed from the data's first day, never projected (spend_org_daily, spend_monthly,
+    budget_status); every other month is whole and projected as always."""
+    start = min(want)
+    first_month = start.replace(day=1)
+    partial = start > first_month
+    rows = query(
+        "select spend_date, spend_month, is_partial_month, month_covered_from, "
+        f"month_to_date_usd, projected_month_end_usd from {MARTS}.spend_org_daily"
+    )
+    assert rows
+    for day, month, is_partial, covered_from, mtd, projected in rows:
+        if month == first_month and partial:
+            assert (is_partial, covered_from, projected) == (True, start, None), day
+            assert mtd == sum((a for d, a in want.items() if start <= d <= day), Decimal(0))
+        else:
+            assert (is_partial, covered_from) == (False, month), day
+            assert projected is not None, day
+    monthly = query(
+        "select spend_month, bool_or(is_partial_month), count(projected_month_end_usd), count(*) "
+        f"from {MARTS}.spend_monthly group by 1"
+    )
+    for month, is_partial, projections, count in monthly:
+        assert is_partial is (partial and month == first_month), month
+        assert projections == (0 if is_partial else count), month
+    budgets = query(
+        "select spend_month, is_partial_month, spent_usd, projected_month_end_usd, "
+        "projected_pct_used, status from "
+        f"{MARTS}.budget_status where scope = 'organization'"
+    )
+    assert len(budgets) == len({r[1] for r in rows})
+    for month, is_partial, spent, projected, projected_pct, status in budgets:
+        month_spend = sum((a for d, a in want.items() if d.replace(day=1) == month), Decimal(0))
+        assert spent == month_spend, month
+        if partial and month == first_month:
+            assert (is_partial, projected, projected_pct) == (True, None, None), month
+            assert status in ("partial_month", "at_risk", "over_budget"), status
+        else:
+            assert is_partial is False, month
+            assert projected is not None, month
+            assert status in ("on_track", "at_risk", "over_budget"), status
 
 
 def check_usage_cost(query: Query, org: SyntheticOrg, period: Period) -> None:
@@ -322,6 +368,63 @@ def test_dbt_builds_without_the_tables_of_skipped_streams(
             f"select table_name from information_schema.tables where table_schema = '{MARTS}'"
         ).fetchall()
         assert {t[0] for t in tables} >= MART_TABLES
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("start", ["first_of_month", "mid_month"])
+def test_first_month_is_flagged_from_a_mid_month_start_and_whole_from_the_1st(
+    meltano_project: Meltano, dbt_duckdb_build: DbtBuild, tmp_path: Path, start: str
+) -> None:
+    """The same organization synced from a later day (the loaded rows before it removed):
+    from a 1st, every figure of spend_org_daily, spend_monthly and the organization's
+    budget equals the full build's; from mid-month, that first month is flagged, summed
+    from its first day and not projected, and the months after it equal the full build's."""
+    import duckdb
+
+    period = dbt_duckdb_build.period
+    since = period.last.replace(day=1)
+    if start == "mid_month":
+        since = period.last - dt.timedelta(days=10)
+        since -= dt.timedelta(days=1 if since.day == 1 else 0)
+    db_file = duckdb_copy(dbt_duckdb_build.db_file, tmp_path, since=since)
+    env = clean_env(
+        tmp_path,
+        DBT_DUCKDB_PATH=str(db_file),
+        DBT_DUCKDB_SCHEMA=MARTS,
+        CLAUDE_ENTERPRISE_SOURCE_SCHEMA=SOURCE,
+        CLAUDE_ENTERPRISE_RECONCILE_EXACT="false",
+    )
+    output = meltano_project.run("--environment=dev", "invoke", "dbt-duckdb:build", env=env)
+    assert_dbt_passed(output)
+    assert re.search(r"PASS \S*assert_partial_month_is_flagged_and_not_projected", output)
+    want = org_spend_per_day(dbt_duckdb_build.org, period, per_user=False)
+    with (
+        duckdb.connect(str(dbt_duckdb_build.db_file), read_only=True) as full,
+        duckdb.connect(str(db_file), read_only=True) as partial,
+    ):
+        check_first_month(
+            lambda sql: partial.execute(sql).fetchall(),
+            {day: amount for day, amount in want.items() if day >= since},
+        )
+        # The months whole in both builds: every column of every row, identical.
+        whole_from = since if since.day == 1 else (since.replace(day=28) + dt.timedelta(days=4))
+        whole_from = whole_from.replace(day=1)
+        compared = 0
+        for table, where in (
+            ("spend_org_daily", f"spend_date >= '{whole_from}'"),
+            ("spend_monthly", f"spend_month >= '{whole_from}'"),
+            ("budget_status", f"spend_month >= '{whole_from}' and scope = 'organization'"),
+        ):
+            sql = f"select * from {MARTS}.{table} where {where} order by all"
+            rows = partial.execute(sql).fetchall()
+            assert rows == full.execute(sql).fetchall(), table
+            compared += len(rows)
+        if start == "first_of_month":
+            assert compared > 0
+            ((flagged,),) = partial.execute(
+                f"select count(*) from {MARTS}.spend_org_daily where is_partial_month"
+            ).fetchall()
+            assert flagged == 0
 
 
 @pytest.mark.e2e

@@ -128,3 +128,65 @@ def test_page_is_self_contained_exact_and_escaped():
     assert page.count('class="chart"') == 9
     assert "/* plotly */" in page
     assert "<script src=" not in page
+
+
+def partial_sample() -> ReportData:
+    """Data that starts on the 20th: the month so far is partial, with no projection."""
+    data = sample()
+    start = DAY.replace(day=1) + dt.timedelta(days=19)
+    day = start + dt.timedelta(days=5)
+    data.rows["spend_org"] = [
+        {
+            "spend_date": start + dt.timedelta(days=n),
+            "spend_month": DAY.replace(day=1),
+            "amount_usd": EXACT,
+            "list_amount_usd": EXACT,
+            "discount_pct": Decimal("0"),
+            "month_to_date_usd": EXACT * (n + 1),
+            "projected_month_end_usd": None,
+            "non_seat_amount_usd": Decimal("0"),
+            "is_partial_month": True,
+            "month_covered_from": start,
+        }
+        for n in range(6)
+    ]
+    data.rows["budgets"][0].update(
+        as_of_date=day,
+        projected_month_end_usd=None,
+        projected_pct_used=None,
+        overrun_date=None,
+        projected_overrun_date=None,
+        status="partial_month",
+        is_partial_month=True,
+        month_covered_from=start,
+    )
+    return data
+
+
+def test_a_partial_month_is_marked_and_not_projected():
+    data = partial_sample()
+    charts = {c.chart_id: c for c in build_report(data)}
+    page = render_html(list(charts.values()), data, plotly_js="", title="T", generated="now")
+    figures = json.loads(re.search(r"const FIGURES = (\{.*\});", page).group(1))
+    # The spend since the data's first day is drawn; the projection line has no point.
+    assert figures["month_to_date"]["data"][1]["y"] == [None] * 6
+    assert "partial month, from 2026-11-20" in charts["month_to_date"].question
+    assert "partial month, from 2026-11-20" in charts["top_spenders"].title
+    # The headline says which days the spend covers, and projects nothing.
+    assert "Spend 2026-11-20 to 2026-11-25 (partial month, from 2026-11-20)" in page
+    assert "Projected month end (none for a partial month)" in page
+    assert "Spend this month" not in page
+    # The budget table marks the month; no projection, no "on track".
+    assert "2026-11 (partial month, from 2026-11-20)" in page
+    assert "partial month</td>" in page
+    assert "on track" not in page
+
+
+def test_a_month_from_its_1st_is_reported_as_before():
+    data = sample()
+    for row in data["spend_org"] + data["budgets"]:
+        row.update(is_partial_month=False, month_covered_from=DAY.replace(day=1))
+    page = render_html(build_report(data), data, plotly_js="", title="T", generated="now")
+    assert "partial month" not in page
+    assert f"Spend this month (to {DAY})" in page
+    assert "$1,229,636,652.35" in page  # the projection

@@ -3,13 +3,13 @@
     DuckDB does in double precision, so those are rounded estimates (to 0.01). -#}
 
 {% macro pct(numerator, denominator) -%}
-  cast(round(cast(100 * ({{ numerator }}) as decimal(38, 8)) / nullif({{ denominator }}, 0), 2) as decimal(12, 2))
+  cast(round(cast(100 * ({{ numerator }}) as {{ decimal_type(38, 8) }}) / nullif({{ denominator }}, 0), 2) as {{ decimal_type(12, 2) }})
 {%- endmacro %}
 
 
 {% macro scale_money(amount, multiplier, divisor) -%}
   {#- amount * multiplier / divisor, rounded to a cent (a projection, not a fact). -#}
-  cast(round(({{ amount }}) * ({{ multiplier }}) / nullif({{ divisor }}, 0), 2) as decimal(38, 2))
+  cast(round(({{ amount }}) * ({{ multiplier }}) / nullif({{ divisor }}, 0), 2) as {{ decimal_type(38, 2) }})
 {%- endmacro %}
 
 
@@ -18,11 +18,11 @@
 {%- endmacro %}
 
 {% macro default__median(expression) -%}
-  cast(percentile_cont(0.5) within group (order by {{ expression }}) as decimal(38, 8))
+  cast(percentile_cont(0.5) within group (order by {{ expression }}) as {{ decimal_type(38, 8) }})
 {%- endmacro %}
 
 {% macro duckdb__median(expression) -%}
-  cast(median({{ expression }}) as decimal(38, 8))
+  cast(median({{ expression }}) as {{ decimal_type(38, 8) }})
 {%- endmacro %}
 
 
@@ -38,4 +38,17 @@
 
 {% macro day_of_month(day) -%}
   cast(extract(day from {{ day }}) as integer)
+{%- endmacro %}
+
+
+{% macro spend_data_start(day) -%}
+  {#- The first day the warehouse's spend covers: the earliest `day` (an aggregate over the
+      spend days), or var spend_synced_from when it is earlier (the tap's start_date, for an
+      organization that spent nothing on its first synced days). -#}
+  {%- set synced_from = var('spend_synced_from', none) -%}
+  {%- if synced_from -%}
+    least(min({{ day }}), cast('{{ synced_from }}' as date))
+  {%- else -%}
+    min({{ day }})
+  {%- endif -%}
 {%- endmacro %}

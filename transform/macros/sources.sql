@@ -10,7 +10,7 @@
       has the same column types as a full one, and the marts build (empty where they need it).
       Returns a relation, or the stand-in as a parenthesised subquery. -#}
   {%- set relation = source('claude_enterprise', table) -%}
-  {%- if not execute -%}
+  {%- if not introspecting() -%}
     {{- return(relation) -}}
   {%- endif -%}
   {%- set found = adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) -%}
@@ -35,7 +35,7 @@
 
 {% macro source_columns(relation) -%}
   {#- Lower-case column names of a table, or [] for a stand-in (a subquery string). -#}
-  {%- if not execute or relation is string -%}
+  {%- if not introspecting() or relation is string -%}
     {{- return([]) -}}
   {%- endif -%}
   {{- return(adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list) -}}
@@ -47,4 +47,13 @@
       both databases), so one warehouse's organizations never share a key; without a label
       the key is exactly row_key(columns). -#}
   concat_ws('|', organization_label, {{ row_key(columns) }})
+{%- endmacro %}
+
+
+{% macro introspecting() -%}
+  {#- May the models look at the warehouse? Not while parsing, nor in `dbt compile
+      --no-introspect` (no connection: the Snowflake and BigQuery compile check,
+      tests/test_dbt_adapters.py). Then every source is taken as present, without the
+      optional organization_label and _sdc_* columns. -#}
+  {{- return(execute and not (flags.INTROSPECT is defined and flags.INTROSPECT is sameas false)) -}}
 {%- endmacro %}

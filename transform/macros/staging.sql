@@ -47,16 +47,54 @@
 {%- endmacro %}
 
 
-{% macro money(column) -%}
-  {#- Exact money: target-postgres loads NUMERIC, the duckdb-compat mapping exact decimal
-      text; either way a DECIMAL with every digit the API sends (never a float). -#}
-  cast({{ column }} as decimal(38, 8))
+{% macro money(column, scale=8) -%}
+  {#- Exact money, whatever the loader landed: a number column (target-postgres NUMERIC,
+      Snowflake NUMBER) or decimal text (the duckdb-compat mapping; the tap's decimal
+      strings, format x-singer.decimal, in a loader that keeps them as text). Cents carry up
+      to 6 decimals, dollars 2 more: scale 8 keeps every digit of both (docs/warehouses.md).
+      Never a float. -#}
+  cast({{ column }} as {{ money_type(scale) }})
+{%- endmacro %}
+
+
+{% macro money_type(scale=8) -%}
+  {#- The type a loaded money column is cast to (docs/warehouses.md). -#}
+  {{- return(adapter.dispatch('money_type', 'claude_enterprise')(scale)) -}}
+{%- endmacro %}
+
+{% macro default__money_type(scale) -%}
+  {{ decimal_type(38, scale) }}
+{%- endmacro %}
+
+{% macro postgres__money_type(scale) -%}
+  {#- Unconstrained NUMERIC: every digit target-postgres loaded, whatever its scale. -#}
+  numeric
+{%- endmacro %}
+
+
+{% macro decimal_type(precision, scale) -%}
+  {#- An exact DECIMAL(precision, scale) in each warehouse's spelling. -#}
+  {{- return(adapter.dispatch('decimal_type', 'claude_enterprise')(precision, scale)) -}}
+{%- endmacro %}
+
+{% macro default__decimal_type(precision, scale) -%}
+  decimal({{ precision }}, {{ scale }})
+{%- endmacro %}
+
+{% macro snowflake__decimal_type(precision, scale) -%}
+  number({{ precision }}, {{ scale }})
+{%- endmacro %}
+
+{% macro bigquery__decimal_type(precision, scale) -%}
+  {#- NUMERIC holds 29 integer digits and 9 decimals, BIGNUMERIC 38 and 38; BigQuery's
+      NUMERIC(p, s) wants p - s <= 29, so the plain type that holds the scale. -#}
+  {{- 'numeric' if scale <= 9 else 'bignumeric' -}}
 {%- endmacro %}
 
 
 {% macro usd(expression) -%}
   {#- A computed amount (a sum, a difference), typed like every other: DECIMAL(38, 8). -#}
-  cast({{ expression }} as decimal(38, 8))
+  cast({{ expression }} as {{ decimal_type(38, 8) }})
 {%- endmacro %}
 
 

@@ -46,7 +46,7 @@ scoped as (
 ),
 
 calendar as (
-  select spend_date from {{ ref('spend_org_daily') }}
+  select spend_date, is_partial_month, month_covered_from from {{ ref('spend_org_daily') }}
 )
 
 select
@@ -58,8 +58,10 @@ select
   budgets.monthly_budget_usd,
   calendar.spend_date,
   {{ month_of('calendar.spend_date') }} as spend_month,
-  cast(coalesce(sum(scoped.amount_usd), 0) as decimal(38, 8)) as amount_usd
+  calendar.is_partial_month,
+  calendar.month_covered_from,
+  cast(coalesce(sum(scoped.amount_usd), 0) as {{ decimal_type(38, 8) }}) as amount_usd
 from budgets
 cross join calendar
 left join scoped on scoped.budget_key = budgets.budget_key and scoped.spend_date = calendar.spend_date
-group by 1, 2, 3, 4, 5, 6, 7, 8
+group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10

@@ -1,5 +1,7 @@
 -- One row per budget and month: spend so far against the monthly budget, the month-end
 -- projection, and the day the budget was (or, at the current pace, will be) overrun.
+-- A partial month (the data starts after its 1st; spend_org_daily) has no projection: its
+-- status says over_budget or at_risk only from the spend already known, else partial_month.
 with daily as (
   select
     budget_spend_daily.*,
@@ -18,11 +20,13 @@ months as (
     label,
     monthly_budget_usd,
     spend_month,
+    coalesce(is_partial_month, false) as is_partial_month,
+    coalesce(month_covered_from, spend_month) as month_covered_from,
     max(spend_date) as as_of_date,
     sum(amount_usd) as spent_usd,
     min(case when cumulative_usd > monthly_budget_usd then spend_date end) as overrun_date
   from daily
-  group by 1, 2, 3, 4, 5, 6
+  group by 1, 2, 3, 4, 5, 6, 7, 8
 ),
 
 paced as (
@@ -36,10 +40,11 @@ paced as (
 projected as (
   select
     paced.*,
-    case
+    cast(case
+      when is_partial_month then null
       when days_elapsed < days_in_month then {{ scale_money('spent_usd', 'days_in_month', 'days_elapsed') }}
-      else cast(spent_usd as decimal(38, 2))
-    end as projected_month_end_usd
+      else cast(spent_usd as {{ decimal_type(38, 2) }})
+    end as {{ decimal_type(38, 2) }}) as projected_month_end_usd
   from paced
 )
 
@@ -50,6 +55,8 @@ select
   scope_id,
   label,
   spend_month,
+  is_partial_month,
+  month_covered_from,
   as_of_date,
   monthly_budget_usd,
   {{ usd('spent_usd') }} as spent_usd,
@@ -60,12 +67,13 @@ select
   overrun_date,
   case
     when overrun_date is not null then overrun_date
-    when days_elapsed < days_in_month and spent_usd > 0 and projected_month_end_usd > monthly_budget_usd
+    when not is_partial_month and days_elapsed < days_in_month and spent_usd > 0 and projected_month_end_usd > monthly_budget_usd
       then cast({{ dbt.dateadd('day', 'cast(floor((monthly_budget_usd - spent_usd) * days_elapsed / spent_usd) as integer) + 1', 'as_of_date') }} as date)
   end as projected_overrun_date,
   case
     when overrun_date is not null then 'over_budget'
-    when projected_month_end_usd * 100 >= monthly_budget_usd * {{ var('budget_at_risk_pct') }} then 'at_risk'
+    when coalesce(projected_month_end_usd, spent_usd) * 100 >= monthly_budget_usd * {{ var('budget_at_risk_pct') }} then 'at_risk'
+    when is_partial_month then 'partial_month'
     else 'on_track'
   end as status
 from projected

@@ -68,8 +68,8 @@ select
   cast(coalesce(per_member.messages_30d, 0) as {{ dbt.type_bigint() }}) as messages_30d,
   cast(coalesce(per_member.claude_code_sessions_30d, 0) as {{ dbt.type_bigint() }}) as claude_code_sessions_30d,
   cast(coalesce(per_member.claude_code_commits_30d, 0) as {{ dbt.type_bigint() }}) as claude_code_commits_30d,
-  cast(coalesce(spend.spend_30d_usd, 0) as decimal(38, 8)) as spend_30d_usd,
-  cast(coalesce(spend.spend_month_to_date_usd, 0) as decimal(38, 8)) as spend_month_to_date_usd,
+  cast(coalesce(spend.spend_30d_usd, 0) as {{ decimal_type(38, 8) }}) as spend_30d_usd,
+  cast(coalesce(spend.spend_month_to_date_usd, 0) as {{ decimal_type(38, 8) }}) as spend_month_to_date_usd,
   members.is_deleted,
   case
     when members.is_deleted then 'removed'

@@ -45,7 +45,7 @@ select
   cast(coalesce(engaged.active_members, 0) as {{ dbt.type_bigint() }}) as active_members,
   cast(coalesce(usage.requests, 0) as {{ dbt.type_bigint() }}) as requests,
   cast(coalesce(usage.tokens, 0) as {{ dbt.type_bigint() }}) as tokens,
-  cast(coalesce(cost.amount_usd, 0) as decimal(38, 8)) as amount_usd
+  cast(coalesce(cost.amount_usd, 0) as {{ decimal_type(38, 8) }}) as amount_usd
 from keys
 left join engaged on engaged.usage_date = keys.usage_date and engaged.product = keys.product
 left join usage on usage.usage_date = keys.usage_date and usage.product = keys.product

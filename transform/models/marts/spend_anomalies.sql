@@ -52,8 +52,8 @@ scored as (
     medians.*,
     deviations.baseline_mad_usd,
     greatest(
-      cast(1.4826 * deviations.baseline_mad_usd as decimal(38, 8)),
-      cast({{ var('anomaly_min_deviation_usd') }} as decimal(38, 8))
+      cast(1.4826 * deviations.baseline_mad_usd as {{ decimal_type(38, 8) }}),
+      cast({{ var('anomaly_min_deviation_usd') }} as {{ decimal_type(38, 8) }})
     ) as robust_deviation_usd
   from medians
   inner join deviations
@@ -71,8 +71,8 @@ select
   {{ usd('amount_usd') }} as amount_usd,
   baseline_median_usd,
   baseline_mad_usd,
-  cast(baseline_median_usd + {{ var('anomaly_mad_threshold') }} * robust_deviation_usd as decimal(38, 8)) as threshold_usd,
-  cast(round((amount_usd - baseline_median_usd) / robust_deviation_usd, 2) as decimal(12, 2)) as robust_z,
+  cast(baseline_median_usd + {{ var('anomaly_mad_threshold') }} * robust_deviation_usd as {{ decimal_type(38, 8) }}) as threshold_usd,
+  cast(round((amount_usd - baseline_median_usd) / robust_deviation_usd, 2) as {{ decimal_type(12, 2) }}) as robust_z,
   {{ usd('amount_usd - baseline_median_usd') }} as excess_usd,
   cast(baseline_days as integer) as baseline_days
 from scored

@@ -29,7 +29,7 @@ select
     else entities.entity_id
   end as entity_label,
   calendar.spend_date,
-  cast(coalesce(spend.amount_usd, 0) as decimal(38, 8)) as amount_usd
+  cast(coalesce(spend.amount_usd, 0) as {{ decimal_type(38, 8) }}) as amount_usd
 from entities
 inner join calendar on calendar.spend_date >= entities.first_spend_date
 left join spend
