@@ -11,6 +11,7 @@ never followed, and TLS certificates are always verified.
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import ipaddress
 import os
@@ -19,23 +20,21 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from importlib import resources
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
-import backoff
 import msgspec
 import requests
-from singer_sdk import RESTStream
+from singer_sdk import RESTStream, metrics
 from singer_sdk import singerlib as singer
 from singer_sdk.authenticators import APIKeyAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
-from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.types import Context
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_claude_enterprise import schemas
+from tap_claude_enterprise.endpoints import Endpoint
 from tap_claude_enterprise.http import capture, transport
 from tap_claude_enterprise.http.errors import (
     AUTH_HELP,
@@ -54,9 +53,10 @@ from tap_claude_enterprise.http.errors import (
     is_cursor_message,
     redact,
 )
+from tap_claude_enterprise.http.first_contact import FirstContact, first_contact_of
 from tap_claude_enterprise.http.pagination import CursorPaginator
 from tap_claude_enterprise.http.rate_limit import Slot, shared_limiter
-from tap_claude_enterprise.http.retrying import BASE_WAIT_SECONDS, retry_after_of, wait_generator
+from tap_claude_enterprise.http.retrying import BASE_WAIT_SECONDS, retry_after_of, retrying
 from tap_claude_enterprise.records.conformance import RecordPlan
 from tap_claude_enterprise.records.organization import (
     ORGANIZATION_COLUMN,
@@ -83,14 +83,6 @@ SCHEMAS_DIR = SchemaDirectory(schemas)
 # SDK's json + jsonpath path; floats become Decimal so no value is rounded.
 _DECODER = msgspec.json.Decoder(float_hook=decimal.Decimal)
 
-RETRIABLE_EXCEPTIONS = (
-    ConnectionResetError,
-    RetriableAPIError,
-    requests.exceptions.Timeout,
-    requests.exceptions.ConnectionError,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-)
 RETRIABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
 # Pickled pages that later chains may hold while an earlier one is read (prefetch.py):
 # one cursor chain is latency-bound, so long report windows need the next window to
@@ -262,6 +254,16 @@ class AnalyticsStream(RESTStream[str]):
         """
 
         def send(*args: Any, **kwargs: Any) -> requests.Response:
+            # The run's first request goes alone (first_contact.py): a wrong key must not
+            # fan out into parallel chains before it is recognised.
+            first = self.first_contact.enter(cancelled)
+            try:
+                return retried(*args, **kwargs)
+            finally:
+                if first:
+                    self.first_contact.settle()
+
+        def retried(*args: Any, **kwargs: Any) -> requests.Response:
             budget = self.retry_budget_seconds
             slot: list[Slot | None] = [self._take_slot(cancelled)]
 
@@ -292,19 +294,84 @@ class AnalyticsStream(RESTStream[str]):
                 first_contact = not self.tap.endpoint_access.accepted
                 return first_contact and time.monotonic() - started > FIRST_CONTACT_RETRY_SECONDS
 
-            retrying = backoff.on_exception(
-                wait_generator,
-                RETRIABLE_EXCEPTIONS,
-                max_time=budget,
+            return retrying(
+                attempt,
+                budget=budget,
                 giveup=lambda exc: _server_wait_exceeds(exc, deadline) or never_reached(exc),
                 on_backoff=self.backoff_handler,
                 on_giveup=self._log_giveup,
-                jitter=None,
-                logger=None,  # one line per retry: ours (backoff_handler), not also backoff's
             )
-            return retrying(attempt)()
 
         return send
+
+    def send_request(
+        self, prepared: requests.PreparedRequest, context: Context | None
+    ) -> requests.Response:
+        """Send one request and validate the answer (one attempt; retries wrap it).
+
+        What the SDK's ``RESTStream._request`` does, through public names only: the
+        authenticator, the session, and the SDK's request-duration metric.
+        """
+        authenticated = self.authenticator(prepared)
+        response = self.requests_session.send(
+            authenticated, timeout=self.timeout, allow_redirects=self.allow_redirects
+        )
+        self.log_request_duration(response, context)
+        self.validate_response(response)
+        return response
+
+    def log_request_duration(self, response: requests.Response, context: Context | None) -> None:
+        """The SDK's ``http_request_duration`` metric point, as its ``_request`` writes it."""
+        tags: dict[str, Any] = {
+            metrics.Tag.STREAM: self.name,
+            metrics.Tag.ENDPOINT: self.path,
+            metrics.Tag.HTTP_STATUS_CODE: response.status_code,
+            metrics.Tag.STATUS: (
+                metrics.Status.SUCCEEDED if response.status_code < 400 else metrics.Status.FAILED
+            ),
+        }
+        if context:
+            tags[metrics.Tag.CONTEXT] = context
+        point = metrics.Point(
+            "timer",
+            metric=metrics.Metric.HTTP_REQUEST_DURATION,
+            value=response.elapsed.total_seconds(),
+            tags=tags,
+        )
+        metrics.log(self.metrics_logger, point=point)
+
+    @property
+    def first_contact(self) -> FirstContact:
+        """This run's first request and the verdict on the key."""
+        return first_contact_of(self.tap)
+
+    def probe_status(self, endpoint: Endpoint) -> int | None:
+        """The status of one request to a report ``endpoint`` (not retried; None: no answer).
+
+        Asks for one bucket a week back: the smallest request the endpoint serves.
+        """
+        day = dt.datetime.now(tz=dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        params = {
+            "beta": "true",
+            "starting_at": (day - dt.timedelta(days=8)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "ending_at": (day - dt.timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "limit": "1",
+        }
+        url = f"{self.url_base}/{endpoint.path}"
+        prepared = self.build_prepared_request(
+            method="GET", url=url, params=params, headers=self.http_headers
+        )
+        slot = self._take_slot(None)
+        try:
+            response = self.requests_session.send(
+                self.authenticator(prepared), timeout=self.timeout, allow_redirects=False
+            )
+        except requests.RequestException:
+            return None
+        finally:
+            self.limiter.release(slot)
+        self.log_request_duration(response, None)
+        return response.status_code
 
     def _take_slot(self, cancelled: threading.Event | None) -> Slot:
         if cancelled is not None and cancelled.is_set():
@@ -374,9 +441,22 @@ class AnalyticsStream(RESTStream[str]):
         if 300 <= status < 400:
             raise RedirectError(REDIRECT_HELP.format(status=status))
         if status == 401:
+            if not self.first_contact.settled:
+                raise self.first_contact.refuse_key(status)
             raise AuthenticationError(AUTH_HELP.format(status=status))
         if status in {403, 404}:
-            raise refusal_error(self.endpoint, status, _api_message(response))
+            refusal = refusal_error(self.endpoint, status, _api_message(response))
+            access = self.tap.endpoint_access
+            if not (self.quick_check or self.first_contact.settled or access.accepted):
+                # The run's first answer: a missing endpoint, or a wrong key? One request decides.
+                key_is_wrong = self.first_contact.decide(
+                    self.endpoint, self.config.get("api_key"), self.probe_status
+                )
+                if key_is_wrong:
+                    raise self.first_contact.refuse_key(401)
+                if key_is_wrong is False and self.first_contact.answered_by:
+                    access.accept(self.first_contact.answered_by)
+            raise refusal
         if 400 <= status < 500:
             message = _api_message(response)
             self.tap.endpoint_access.accept(self.endpoint)
@@ -449,7 +529,7 @@ class AnalyticsStream(RESTStream[str]):
     ) -> Iterator[dict[str, Any]]:
         """Yield the parsed pages of one chain (one day, range or window)."""
         paginator = self.get_new_paginator()
-        send = self.request_decorator(self._request, cancelled)
+        send = self.request_decorator(self.send_request, cancelled)
         while not paginator.finished:
             if cancelled is not None and cancelled.is_set():
                 raise ChainCancelledError
@@ -569,7 +649,7 @@ class AnalyticsStream(RESTStream[str]):
                     stream=stream_map.stream_alias,
                     record=mapped,
                     version=self._stream_version,
-                    time_extracted=utc_now(),
+                    time_extracted=dt.datetime.now(tz=dt.timezone.utc),
                 )
 
     def _current_record_plan(self) -> RecordPlan | None:
@@ -580,15 +660,6 @@ class AnalyticsStream(RESTStream[str]):
             self._record_plan_for = (schema, mask)
             self._record_plan = RecordPlan(schema) if all(mask.values()) else None
         return self._record_plan
-
-    def _increment_stream_state(
-        self, latest_record: dict, *, context: Context | None = None
-    ) -> None:
-        """Do nothing per record; bookmarks move in ``commit_bookmark``.
-
-        Advancing on each record would mark a half-fetched day as done.
-        """
-        del latest_record, context
 
     @contextmanager
     def timed(self) -> Iterator[None]:
@@ -709,8 +780,3 @@ def _describe(exc: BaseException | None) -> str:
     if cause is not None:
         return f"{type(exc).__name__}: {cause}"
     return f"{type(exc).__name__}: {redact(str(exc))}"
-
-
-def schema_text(name: str) -> str:
-    """A stream's JSON schema file, for docs and tests."""
-    return resources.files(schemas).joinpath(f"{name}.json").read_text()
