@@ -66,9 +66,7 @@ def test_a_wrong_key_in_process_sends_two_requests_and_no_records(org):
 
 
 @pytest.mark.parametrize("status", [404, 403])
-def test_the_first_endpoint_missing_is_skipped_with_one_line_while_the_others_sync(
-    org, status
-):
+def test_the_first_endpoint_missing_is_skipped_with_one_line_while_the_others_sync(org, status):
     latest = org.latest_day()
     config = tap_config(org, start_date=(latest - dt.timedelta(days=3)).isoformat())
     baseline = run_tap(config)

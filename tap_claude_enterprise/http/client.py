@@ -21,7 +21,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import msgspec
 import requests
@@ -51,11 +51,11 @@ from tap_claude_enterprise.http.errors import (
     RedirectError,
     TLSVerificationError,
     is_cursor_message,
-    redact,
 )
 from tap_claude_enterprise.http.first_contact import FirstContact, first_contact_of
 from tap_claude_enterprise.http.pagination import CursorPaginator
 from tap_claude_enterprise.http.rate_limit import Slot, shared_limiter
+from tap_claude_enterprise.http.redaction import redact
 from tap_claude_enterprise.http.retrying import BASE_WAIT_SECONDS, retry_after_of, retrying
 from tap_claude_enterprise.records.conformance import RecordPlan
 from tap_claude_enterprise.records.organization import (
@@ -123,7 +123,7 @@ class AnalyticsStream(RESTStream[str]):
     """Base stream for every Claude Enterprise Analytics endpoint."""
 
     # The schema files, plus the organization_label column when that setting is on.
-    schema: ClassVar[StreamSchema] = OrganizationStreamSchema(SCHEMAS_DIR)  # type: ignore[assignment]
+    schema: ClassVar[StreamSchema] = OrganizationStreamSchema(SCHEMAS_DIR)
     # Requests are spaced by the shared limiter and chains fetched in parallel, so
     # records always arrive in bookmark order and STATE can follow each finished day.
     is_sorted = True
@@ -383,7 +383,7 @@ class AnalyticsStream(RESTStream[str]):
             self.stats["requests"] += 1
         return slot
 
-    def backoff_handler(self, details: Any) -> None:  # type: ignore[override]
+    def backoff_handler(self, details: Any) -> None:
         """Log one line per retry, without the response body."""
         exc = details.get("exception")
         with self._stats_lock:
@@ -718,7 +718,7 @@ def _public_params(response: requests.Response) -> str:
     url = request.url if request is not None and request.url else ""
     query = url.split("?", 1)[1] if "?" in url else ""
     query = query.removeprefix("beta=true&")  # the SDK's flag: not a parameter to check
-    return redact(requests.utils.unquote(query), limit=400) or "none"
+    return redact(unquote(query), limit=400) or "none"
 
 
 def _verified(

@@ -32,7 +32,8 @@ from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, Retriabl
 
 from tap_claude_enterprise.endpoints import ENDPOINTS, Endpoint
 from tap_claude_enterprise.http import transport
-from tap_claude_enterprise.http.errors import AUTH_HELP, AuthenticationError, redact
+from tap_claude_enterprise.http.errors import AUTH_HELP, AuthenticationError
+from tap_claude_enterprise.http.redaction import redact
 from tap_claude_enterprise.sync.key_access import is_admin_key
 
 # Statuses that refuse a request because of the key (or the key's reach).
