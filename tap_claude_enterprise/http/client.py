@@ -613,6 +613,7 @@ class AnalyticsStream(RESTStream[str]):
         state = self.stream_state
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = value
+        self.committed_bookmark = value
         state.pop("starting_replication_value", None)
         if self.get_batch_config(self.config) is None:
             self.finalize_state_progress_markers(state)
@@ -652,6 +653,43 @@ class AnalyticsStream(RESTStream[str]):
                     time_extracted=dt.datetime.now(tz=dt.timezone.utc),
                 )
 
+    # --- bookmarks move only at commits (public hooks only) ----------------------------
+    # The SDK advances ``replication_key_value`` in memory after every record of an
+    # INCREMENTAL stream. Here a bookmark means "every day or window up to here is
+    # complete" (``commit_bookmark``), so the value committed last is put back wherever
+    # the SDK may write STATE on its own: after the stream's last record (``get_records``
+    # runs inside ``bookmarks_only_at_commits``) and after each BATCH file
+    # (``get_batches``). STATE_MSG_FREQUENCY keeps it from writing STATE between records.
+
+    committed_bookmark: str | None = None
+
+    @contextmanager
+    def bookmarks_only_at_commits(self) -> Iterator[None]:
+        """Around a stream's records: start from the incoming bookmark, end on the last commit."""
+        self.committed_bookmark = self.stored_bookmark(self.stream_state)
+        try:
+            yield
+        finally:
+            self.restore_committed_bookmark()
+
+    def restore_committed_bookmark(self) -> None:
+        """Undo the SDK's per-record bookmark moves since the last commit."""
+        state = self.stream_state
+        if self.committed_bookmark is None:
+            state.pop("replication_key_value", None)
+            state.pop("replication_key", None)
+        else:
+            state["replication_key"] = self.replication_key
+            state["replication_key_value"] = self.committed_bookmark
+
+    def get_batches(  # the SDK's types for these live in a private module
+        self, batch_config: Any, context: Context | None = None
+    ) -> Iterator[tuple[Any, list[str]]]:
+        """The SDK's batch files; STATE after each covers committed days or windows only."""
+        for batch in super().get_batches(batch_config, context):
+            self.restore_committed_bookmark()
+            yield batch
+
     def _current_record_plan(self) -> RecordPlan | None:
         """The plan for the schema in use; None while some property is deselected."""
         schema, mask = self.effective_schema, self.mask
@@ -690,7 +728,7 @@ class AnalyticsStream(RESTStream[str]):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The stream's records, timed for the run summary."""
         del context  # no partitions: each stream walks its own days or windows
-        with self.timed(), skipped_when_refused(self):
+        with self.timed(), skipped_when_refused(self), self.bookmarks_only_at_commits():
             yield from self.stream_records()
 
     def stream_records(self) -> Iterable[dict[str, Any]]:
