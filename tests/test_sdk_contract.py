@@ -108,6 +108,7 @@ def test_the_fast_path_writes_what_the_sdk_writes(tap):
         "chat_metrics": {"message_count": 3},
         "web_search_count": 2,
     }
+    assert hasattr(stream, "_stream_version")  # the fast path writes it, as the SDK does
     plan = stream._current_record_plan()
     assert plan is not None  # everything selected
     assert plan.unchanged(record)  # so the fast path writes it

@@ -638,6 +638,10 @@ class AnalyticsStream(RESTStream[str]):
         the tap's CPU per record. When every property is selected and ``RecordPlan``
         finds nothing to conform, the record goes out as it is, which is exactly what
         the SDK would write; otherwise the SDK's own path runs.
+
+        The package's one private SDK hook (with ``_stream_version``, which the SDK's
+        own version of this method reads): the SDK has no public hook between a record
+        and its message. tests/test_sdk_contract.py fails if an upgrade changes either.
         """
         plan = self._current_record_plan()
         if plan is None or not plan.unchanged(record):
