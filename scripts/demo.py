@@ -32,7 +32,7 @@ TAP_ENV_PREFIX = "TAP_CLAUDE_ENTERPRISE_"
 PIPELINE = ("tap-claude-enterprise", "duckdb-compat", "target-duckdb", "dbt-duckdb:build")
 DEMO_PLUGINS = ("tap-claude-enterprise", "meltano-map-transformer", "target-duckdb", "dbt-duckdb")
 SCHEMA = "claude_enterprise"
-MARTS_SCHEMA = "analytics"  # where dbt builds the models (meltano.yml: dbt-duckdb schema)
+MARTS_SCHEMA = "analytics"  # where dbt builds the models (dbt-duckdb's schema default)
 # The sandbox is local and the demo should take seconds, not the minutes that the real
 # API's 60 requests per minute would impose: both sides get a far higher limit.
 SANDBOX_RATE_LIMIT = 100_000

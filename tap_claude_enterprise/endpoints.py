@@ -5,11 +5,14 @@ sandbox's routes, the tests, the benchmark, the README/Hub stream tables and eve
 count. Adding an endpoint of an existing family is an entry here, a schema file in
 ``schemas/``, sandbox data and a dbt staging model.
 
-Families (what a stream family module in ``streams/`` implements):
-  - ``daily``: one UTC ``date`` per request, paged with ``next_page``;
+Families (what a stream family class in ``streams/`` implements; traits it reads):
+  - ``daily``: one UTC ``date`` per request, paged with ``next_page`` (``key_from``,
+    ``empty_when_null``: key columns filled from the row);
   - ``summaries``: a ``starting_date``..``ending_date`` range per request, not paged;
-  - ``report``: RFC 3339 windows of up to 31 days, paged with ``next_page``/``has_more``;
-  - ``usage_cost``: the beta ``/usage`` and ``/cost`` endpoints (windows, ``group_by[]``).
+  - ``report``: RFC 3339 windows of up to 31 days, paged with ``next_page``/``has_more``
+    (``measure``: usage or cost; ``per_user``);
+  - ``usage_cost``: the beta ``/usage`` and ``/cost`` endpoints (windows, ``group_by[]``;
+    ``measure``).
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ class Endpoint:
     description: str  # one line: the README's and the Hub's stream tables
     keys: frozenset[KeyKind] = ANALYTICS_ONLY
     schema: str = ""  # file name in schemas/ without .json; default: the stream name
+    # A schema file outside the package (e.g. a test's made-up endpoint); overrides ``schema``.
+    schema_path: str | None = None
     money: tuple[str, ...] = ()  # decimal strings in cents, kept exact
     # Family-specific traits (e.g. ``measure``: usage or cost; ``per_user``).
     traits: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
@@ -85,6 +90,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         window="day",
         page_size=1000,
         description="Per-member engagement for each day, by product.",
+        # The member's id, copied to a top-level key column ("" when absent).
+        traits=_traits(key_from={"user_id": ("user", "id")}),
     ),
     Endpoint(
         name="chat_projects",
@@ -127,6 +134,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         window="day",
         page_size=1000,
         description="Per-plugin installs and invocations for each day.",
+        # Third-party plugins (hashed ids) have no plugin_id: "" in the key.
+        traits=_traits(empty_when_null=("plugin_id",)),
     ),
     Endpoint(
         name="artifacts",
@@ -230,3 +239,14 @@ def names(family: Family | None = None) -> list[str]:
 
 
 STREAM_COUNT = len(ENDPOINTS)
+
+_WORDS = (
+    *("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
+    *("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen"),
+    *("seventeen", "eighteen", "nineteen", "twenty"),
+)
+
+
+def number_word(count: int) -> str:
+    """A stream count as the settings' descriptions and log lines spell it."""
+    return _WORDS[count] if 0 <= count < len(_WORDS) else str(count)

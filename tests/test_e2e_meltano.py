@@ -890,23 +890,25 @@ def hub_definition_problems(hub: dict) -> list[str]:
 
 
 def test_meltano_yml_matches_about() -> None:
-    """meltano.yml's extractor is the Hub's, and the project is set up as documented."""
+    """meltano.yml's extractor is the Hub's (its lock file), and the project is as documented."""
     info = about()
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
     assert project["send_anonymous_usage_stats"] is False
     extractor, *organizations = project["plugins"]["extractors"]
     assert extractor["name"] == "tap-claude-enterprise"
     assert extractor["pip_url"] == "tap-claude-enterprise"  # the PyPI release
-    assert_settings_match_about(extractor["settings"], info)
-    assert extractor["capabilities"] == info["capabilities"]
     hub = yaml.safe_load(HUB_FILE.read_text())
-    order = [s["name"] for s in extractor["settings"]]
+    # The definition is the Hub's, locked as `meltano lock` writes it (plugins/).
+    assert "settings" not in extractor
+    assert extractor["variant"] == hub["variant"]
+    locked = json.loads(lock_file("extractors", extractor).read_text())
+    assert_settings_match_about(locked["settings"], info)
+    assert sorted(locked["capabilities"]) == sorted(info["capabilities"])
     as_meltano_writes = [
-        {**s, "kind": "string"} if s.get("kind") == "password" else s for s in hub["settings"]
+        {**s, "kind": "string", "sensitive": True} if s.get("kind") == "password" else s
+        for s in hub["settings"]
     ]
-    assert extractor["settings"] == sorted(
-        as_meltano_writes, key=lambda s: order.index(s["name"])
-    )
+    assert locked["settings"] == as_meltano_writes
     # The sandbox is the extractor's own config: `meltano config` and `meltano select`
     # ignore default_environment, and must work as typed.
     assert extractor["config"] == {
@@ -933,9 +935,15 @@ def test_meltano_yml_matches_about() -> None:
     assert not [line for line in text.splitlines() if re.search(r"(^|\s)[&*][A-Za-z_]", line)]
     loaders = {p["name"]: p for p in project["plugins"]["loaders"]}
     assert loaders["target-postgres"]["env"] == {"PGTZ": "UTC"}
+    postgres = json.loads(lock_file("loaders", loaders["target-postgres"]).read_text())
     assert {"password", "sqlalchemy_url"} == {
-        s["name"] for s in loaders["target-postgres"]["settings"] if s.get("sensitive")
+        s["name"] for s in postgres["settings"] if s.get("sensitive")
     }
+
+
+def lock_file(plugin_type: str, plugin: dict[str, Any]) -> Path:
+    """Where Meltano reads a plugin's locked definition."""
+    return ROOT / "plugins" / plugin_type / f"{plugin['name']}--{plugin['variant']}.lock"
 
 
 @pytest.mark.e2e

@@ -42,13 +42,8 @@ def test_first_day_with_state_rereads_the_lookback_days_including_the_bookmark()
 
 def test_last_day_is_yesterday_the_known_latest_or_end_date():
     today = D(2026, 11, 22)
-    assert engagement_last_day(end_date=None, latest_available=None, today=today) == D(2026, 11, 21)
-    assert engagement_last_day(end_date=None, latest_available=D(2026, 11, 19), today=today) == D(
-        2026, 11, 19
-    )
-    assert engagement_last_day(end_date=D(2026, 10, 1), latest_available=None, today=today) == D(
-        2026, 10, 1
-    )
+    assert engagement_last_day(end_date=None, today=today) == D(2026, 11, 21)
+    assert engagement_last_day(end_date=D(2026, 10, 1), today=today) == D(2026, 10, 1)
 
 
 def test_split_days_respects_the_span():

@@ -17,15 +17,14 @@ import ipaddress
 import os
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 import msgspec
 import requests
-from singer_sdk import RESTStream, metrics
+from singer_sdk import RESTStream, Tap, metrics
 from singer_sdk import singerlib as singer
 from singer_sdk.authenticators import APIKeyAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
@@ -59,21 +58,13 @@ from tap_claude_enterprise.http.redaction import redact
 from tap_claude_enterprise.http.retrying import BASE_WAIT_SECONDS, retry_after_of, retrying
 from tap_claude_enterprise.records.conformance import RecordPlan
 from tap_claude_enterprise.records.organization import (
-    ORGANIZATION_COLUMN,
     OrganizationStreamSchema,
     keyed,
     organization_label,
 )
 from tap_claude_enterprise.records.privacy import EmailPolicy
-from tap_claude_enterprise.sync.availability import (
-    not_available_error,
-    refusal_error,
-    skipped_when_refused,
-)
-from tap_claude_enterprise.sync.prefetch import ChainCancelledError, OrderedPrefetcher
-
-if TYPE_CHECKING:
-    from tap_claude_enterprise.tap import TapClaudeEnterprise
+from tap_claude_enterprise.sync.availability import not_available_error, refusal_error
+from tap_claude_enterprise.sync.prefetch import ChainCancelledError
 
 API_PATH = "/v1/organizations/analytics"
 API_VERSION = "2023-06-01"
@@ -84,10 +75,6 @@ SCHEMAS_DIR = SchemaDirectory(schemas)
 _DECODER = msgspec.json.Decoder(float_hook=decimal.Decimal)
 
 RETRIABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
-# Pickled pages that later chains may hold while an earlier one is read (prefetch.py):
-# one cursor chain is latency-bound, so long report windows need the next window to
-# fetch well ahead to keep the rate budget full. About 40 per-user report pages.
-RUN_AHEAD_BYTES = 16 * 2**20
 # The connection test's own budget: it answers within seconds, not after ten minutes.
 QUICK_RETRY_SECONDS = 10.0
 QUICK_CONNECT_SECONDS = 5.0
@@ -98,10 +85,6 @@ QUICK_READ_SECONDS = 20.0
 # would otherwise hang for ten minutes). Once the API has answered, the full budget holds.
 FIRST_CONTACT_RETRY_SECONDS = 20.0
 _HOOKS_LOCK = threading.Lock()
-# How often one chain (a day or window) is restarted after its cursor expired.
-MAX_CHAIN_RESTARTS = 3
-# At most one progress line per stream in this many seconds.
-PROGRESS_SECONDS = 15.0
 # Environment variables ``requests`` reads for a custom CA bundle (``Session.send``,
 # which the SDK calls, skips that lookup).
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
@@ -140,9 +123,10 @@ class AnalyticsStream(RESTStream[str]):
     # that cannot be resolved, refuses connections, or fails TLS.
     quick_check = False
 
-    def __init__(self, tap: TapClaudeEnterprise, **kwargs: Any) -> None:
+    def __init__(self, tap: Tap, **kwargs: Any) -> None:
         super().__init__(tap, **kwargs)
-        self.tap: TapClaudeEnterprise = tap
+        # The tap's ``endpoint_access`` (its run context's) is read while sending.
+        self.tap: Any = tap
         self.limiter = shared_limiter(
             self.config.get("api_url", "https://api.anthropic.com"),
             int(self.config.get("max_requests_per_minute", 60)),
@@ -151,7 +135,6 @@ class AnalyticsStream(RESTStream[str]):
         self.stats = {"requests": 0, "retries": 0, "records": 0, "started": 0.0, "seconds": 0.0}
         self._record_plan: RecordPlan | None = None
         self._record_plan_for: tuple[object, object] | None = None
-        self._last_progress = 0.0
         # Record post-processing: e-mail privacy, then the organization column.
         self.email_policy = EmailPolicy.from_config(self.config)
         self.organization = organization_label(self.config)
@@ -522,7 +505,7 @@ class AnalyticsStream(RESTStream[str]):
             f"{redact(_api_message(response)) or 'no message'}"
         )
 
-    # --- chains -------------------------------------------------------------------
+    # --- pages of one chain (the chain loop itself: sync/engine.py) -----------------
 
     def fetch_pages(
         self, context: Context | None, cancelled: threading.Event | None = None
@@ -546,88 +529,6 @@ class AnalyticsStream(RESTStream[str]):
             payload = CursorPaginator.payload(response)
             paginator.advance(response)
             yield payload
-
-    def prefetched(
-        self,
-        keys: Iterable[Any],
-        run_chain: Callable[[Any, threading.Event], Iterable[Any]],
-    ) -> OrderedPrefetcher:
-        """Run chains for ``keys`` in parallel; results come back in key order."""
-        return OrderedPrefetcher(
-            keys,
-            run_chain,
-            workers=int(self.config.get("max_concurrent_requests", 4)),
-            run_ahead_bytes=RUN_AHEAD_BYTES,
-        )
-
-    def restartable_chain(
-        self,
-        context: dict[str, Any],
-        cancelled: threading.Event,
-        to_records: Callable[[dict[str, Any]], list[dict[str, Any]]],
-    ) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any]]]:
-        """Records of one chain, page by page; an expired cursor restarts the chain.
-
-        A 410 (or a 400 about the cursor) means "start this query again from page 1".
-        Rows already handed on are recognised by a hash of their primary key and
-        skipped, so a restart never emits a row twice.
-        """
-        emitted: set[int] = set()  # hashes, not key tuples: a window can be large
-        for attempt in range(MAX_CHAIN_RESTARTS + 1):
-            try:
-                for payload in self.fetch_pages(context, cancelled):
-                    records = to_records(payload)
-                    if emitted:
-                        records = [r for r in records if hash(self.record_key(r)) not in emitted]
-                    emitted.update(hash(self.record_key(r)) for r in records)
-                    yield records, payload
-            except CursorExpiredError:
-                if attempt == MAX_CHAIN_RESTARTS:
-                    raise
-                self.logger.warning(
-                    "%s: the page cursor expired; restarting %s from page 1",
-                    self.name,
-                    ", ".join(f"{k}={v}" for k, v in context.items()),
-                )
-                continue
-            return
-
-    def record_key(self, record: dict[str, Any]) -> tuple:
-        """The primary-key values of a record."""
-        return tuple(map(record.get, self._primary_key_names))
-
-    @cached_property
-    def _primary_key_names(self) -> tuple[str, ...]:
-        # Settings do not change during a run; the report streams' ``primary_keys``
-        # validates them on every call, which per record was a tenth of the CPU.
-        return tuple(self.primary_keys)
-
-    def commit_bookmark(self, value: str) -> None:
-        """Record that everything up to ``value`` is fetched, and emit STATE.
-
-        Called only between complete days or windows, after their records were
-        written, so an interrupted sync resumes where it stopped and never skips.
-        In BATCH mode the SDK writes STATE after each batch file instead, once the
-        records it covers are in a file.
-        """
-        state = self.stream_state
-        state["replication_key"] = self.replication_key
-        state["replication_key_value"] = value
-        self.committed_bookmark = value
-        state.pop("starting_replication_value", None)
-        if self.get_batch_config(self.config) is None:
-            self.finalize_state_progress_markers(state)
-
-    def post_process(
-        self, row: dict[str, Any], context: Context | None = None
-    ) -> dict[str, Any] | None:
-        """Apply ``email_handling`` and add ``organization_label`` (both off by default)."""
-        del context
-        if self.email_policy.active:
-            self.email_policy.apply(row, self._primary_key_names)
-        if self.organization is not None:
-            row[ORGANIZATION_COLUMN] = self.organization
-        return row
 
     def _generate_record_messages(
         self, record: dict[str, Any]
@@ -670,7 +571,7 @@ class AnalyticsStream(RESTStream[str]):
     @contextmanager
     def bookmarks_only_at_commits(self) -> Iterator[None]:
         """Around a stream's records: start from the incoming bookmark, end on the last commit."""
-        self.committed_bookmark = self.stored_bookmark(self.stream_state)
+        self.committed_bookmark = self.stream_state.get("replication_key_value")
         try:
             yield
         finally:
@@ -702,47 +603,6 @@ class AnalyticsStream(RESTStream[str]):
             self._record_plan_for = (schema, mask)
             self._record_plan = RecordPlan(schema) if all(mask.values()) else None
         return self._record_plan
-
-    @contextmanager
-    def timed(self) -> Iterator[None]:
-        """Time the stream's sync for the run summary."""
-        self.stats["started"] = time.monotonic()
-        self._last_progress = self.stats["started"]
-        try:
-            yield
-        finally:
-            self.stats["seconds"] = time.monotonic() - self.stats["started"]
-
-    def log_progress(self, what: str, index: int, total: int) -> None:
-        """Where a long backfill is: at most one line per PROGRESS_SECONDS, and the last."""
-        now = time.monotonic()
-        if index < total and now - self._last_progress < PROGRESS_SECONDS:
-            return
-        self._last_progress = now
-        self.logger.info(
-            "%s: %s done (%d of %d); %d records, %d requests so far",
-            self.name,
-            what,
-            index,
-            total,
-            self.stats["records"],
-            self.stats["requests"],
-        )
-
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """The stream's records, timed for the run summary."""
-        del context  # no partitions: each stream walks its own days or windows
-        with self.timed(), skipped_when_refused(self), self.bookmarks_only_at_commits():
-            yield from self.stream_records()
-
-    def stream_records(self) -> Iterable[dict[str, Any]]:
-        """Overridden by each stream family."""
-        raise NotImplementedError
-
-    @staticmethod
-    def stored_bookmark(state: dict[str, Any]) -> str | None:
-        """The bookmark from STATE, ignoring a bookmark of another replication key."""
-        return state.get("replication_key_value")
 
 
 def _api_message(response: requests.Response) -> str:

@@ -9,8 +9,13 @@ import sys
 import threading
 
 from tap_claude_enterprise.sandbox.data import OrgConfig
-from tap_claude_enterprise.sandbox.server import SANDBOX_API_KEY, SandboxServer, SandboxSettings
-from tap_claude_enterprise.sandbox.usage_cost import SANDBOX_ADMIN_KEY, UsageCostSettings
+from tap_claude_enterprise.sandbox.server import SandboxServer
+from tap_claude_enterprise.sandbox.settings import (
+    SANDBOX_ADMIN_KEY,
+    SANDBOX_API_KEY,
+    SandboxSettings,
+    UsageCostSettings,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--shape", choices=("latest", "baseline"), default="latest", help="response shapes"
     )
+    _add_behaviour_options(parser)
+    return parser
+
+
+def _add_behaviour_options(parser: argparse.ArgumentParser) -> None:
+    """Latency, other consumers, headers, replay, keys and the beta."""
     parser.add_argument("--latency", type=float, default=0.0, help="added seconds per request")
     parser.add_argument(
         "--latency-per-100-rows", type=float, default=0.0, help="added seconds per 100 rows"
@@ -85,7 +96,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="add a mid-month ~$123M job whose amounts a float cannot hold (precision tests)",
     )
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

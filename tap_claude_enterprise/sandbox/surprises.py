@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from tap_claude_enterprise.endpoints import Endpoint
 from tap_claude_enterprise.sandbox.faults import Fault
-
-if TYPE_CHECKING:
-    from tap_claude_enterprise.sandbox.server import _Handler
+from tap_claude_enterprise.sandbox.params import MISSING_SCOPE, Params, first, iso, start_of_day
 
 UTC = dt.timezone.utc
-PER_USER_REPORTS = frozenset({"user_usage_report", "user_cost_report"})
-REPORTS = PER_USER_REPORTS | {"usage_report", "cost_report"}
 # Wordings of "not available yet": the docs publish none (the first is the sandbox's).
 NOT_AVAILABLE_WORDINGS = (
     "{name} {day} is not yet available; the most recent available day is {latest}",
@@ -26,47 +23,33 @@ NOT_AVAILABLE_WORDINGS = (
     "Invalid date: must be on or before {latest}",
     "The requested date is too recent.",
 )
-ADMIN_KEY_MESSAGE = "Missing required scopes. Got: ['api:admin'] Needed: ['read:analytics']"
+ADMIN_KEY_MESSAGE = MISSING_SCOPE
 CUT_AT_TODAY_MESSAGE = "Invalid date range: ending date must be after starting date"
 # The product value the "renamed_product" fault changes (to ``claude-in-slack``).
 RENAMED_FROM = "claude_in_chrome"
 
 
-def _first(params: dict[str, list[str]], name: str) -> str | None:
-    values = params.get(name)
-    return values[-1] if values else None
+Refusal = tuple[int, str, str, dict | None]  # status, error type, message, headers
 
 
 def _moment(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def _iso(moment: dt.datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def answer_early(
-    handler: _Handler,
-    endpoint: str,
-    params: dict[str, list[str]],
-    faults: list[Fault],
-    entry: dict,
-) -> bool:
-    """Answer an error for a surprise fault (True), or adjust ``params`` in place."""
+def early_refusal(
+    faults: list[Fault], endpoint: Endpoint | None, params: Params, now: dt.datetime
+) -> Refusal | None:
+    """The error a surprise fault answers instead, or None (``params`` may be adjusted)."""
     for fault in faults:
-        error = _refusal(handler, fault, endpoint, params)
+        error = _refusal(fault, endpoint, params, now)
         if error is not None:
-            status, error_type, message, headers = error
-            entry["status"] = status
-            handler._send_error(status, error_type, message, headers=headers)
-            return True
-    return False
+            return error
+    return None
 
 
 def _refusal(  # noqa: PLR0911 - one branch per fault kind
-    handler: _Handler, fault: Fault, endpoint: str, params: dict[str, list[str]]
-) -> tuple[int, str, str, dict | None] | None:
-    now = handler.sandbox.now()
+    fault: Fault, endpoint: Endpoint | None, params: Params, now: dt.datetime
+) -> Refusal | None:
     kind = fault.kind
     if kind == "missing_endpoint":
         if fault.status == 403:
@@ -74,36 +57,34 @@ def _refusal(  # noqa: PLR0911 - one branch per fault kind
         return 404, "not_found_error", fault.message or "Not found", None
     if kind == "lag":
         return _lag(fault, params, now.date())
-    if endpoint not in REPORTS:
+    if endpoint is None or endpoint.family != "report":
         return None
     if kind == "cut_at_today":
-        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        start, end = _first(params, "starting_at"), _first(params, "ending_at")
+        today = start_of_day(now)
+        start, end = first(params, "starting_at"), first(params, "ending_at")
         if start and _moment(start) >= today:
             return 400, "invalid_request_error", CUT_AT_TODAY_MESSAGE, {"x-should-retry": "false"}
         if end and _moment(end) > today:
-            params["ending_at"] = [_iso(today)]  # silently, as seen in public captures
+            params["ending_at"] = [iso(today)]  # silently, as seen in public captures
     elif kind == "too_far_back":
-        start = _first(params, "starting_at")
+        start = first(params, "starting_at")
         if start and _moment(start) < now - dt.timedelta(days=fault.days):
             message = fault.message or f"starting_at must be within the last {fault.days} days"
             return 400, "invalid_request_error", message, None
-    elif kind == "no_bucket_bounds" and endpoint in PER_USER_REPORTS:
+    elif kind == "no_bucket_bounds" and endpoint.trait("per_user"):
         params.pop("bucket_width", None)  # rows then cover the whole window, no bounds
     return None
 
 
-def _lag(
-    fault: Fault, params: dict[str, list[str]], today: dt.date
-) -> tuple[int, str, str, dict | None] | None:
+def _lag(fault: Fault, params: Params, today: dt.date) -> Refusal | None:
     """This endpoint serves days up to ``today - fault.days`` only."""
     latest = today - dt.timedelta(days=fault.days)
-    name, raw = "date", _first(params, "date")
-    if raw is None and _first(params, "ending_date"):
-        name, raw = "ending_date", _first(params, "ending_date")
+    name, raw = "date", first(params, "date")
+    if raw is None and first(params, "ending_date"):
+        name, raw = "ending_date", first(params, "ending_date")
         last = dt.date.fromisoformat(raw) - dt.timedelta(days=1)  # exclusive end
-    elif raw is None and _first(params, "starting_date"):
-        name, raw, last = "starting_date", _first(params, "starting_date"), today  # open end
+    elif raw is None and first(params, "starting_date"):
+        name, raw, last = "starting_date", first(params, "starting_date"), today  # open end
     elif raw is None:
         return None
     else:

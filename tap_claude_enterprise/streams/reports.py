@@ -21,28 +21,30 @@ limit moves the start forward a day instead of failing.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections.abc import Generator, Iterable, Iterator
-from decimal import Decimal
+from collections.abc import Iterable
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any
 
 from singer_sdk.helpers.types import Context
 
-from tap_claude_enterprise.http.client import AnalyticsStream
 from tap_claude_enterprise.http.errors import BadRequestError, DateNotAvailableError
-from tap_claude_enterprise.records.conformance import FitsRecords
 from tap_claude_enterprise.records.organization import keyed, organization_label
+from tap_claude_enterprise.records.shaping import (
+    MISSING_KEY,
+    add_envelope,
+    add_money,
+    fill_missing_keys,
+)
+from tap_claude_enterprise.streams.dimensions import check_group_by
 from tap_claude_enterprise.sync.availability import (
     REPORT_EDGE_DAYS,
     first_recent_day,
-    log_not_available,
     near_report_age_limit,
 )
+from tap_claude_enterprise.sync.engine import ChainStream
 from tap_claude_enterprise.sync.windows import (
     MAX_BUCKETS_PER_PAGE,
     TimeWindow,
-    configured_report_bounds,
     day_start,
     floor_to_bucket,
     format_timestamp,
@@ -66,8 +68,6 @@ USAGE_DIMENSIONS = (
 )
 COST_DIMENSIONS = (*USAGE_DIMENSIONS, "cost_type", "token_type")
 DEFAULT_GROUP_BY = ("product", "model")
-MAX_USER_ROWS_PER_PAGE = 1000
-MISSING_KEY = ""
 # /usage_report and /cost_report list at most this many groups per bucket.
 TOP_GROUPS_PER_BUCKET = 100
 # Dimension values the API renamed: old value -> the one emitted (reference R2).
@@ -77,35 +77,33 @@ BUCKET_FIELDS = frozenset({"starting_at", "ending_at", "results"})
 
 
 def validate_group_by(values: Iterable[str], *, cost: bool) -> list[str]:
-    """Check a ``*_group_by`` setting; return it in canonical order.
+    """Check a ``*_group_by`` setting; return it in canonical order."""
+    return check_group_by(
+        values,
+        COST_DIMENSIONS if cost else USAGE_DIMENSIONS,
+        setting="cost_group_by" if cost else "usage_group_by",
+        what=f"the {'cost' if cost else 'usage'} reports",
+    )
 
-    Raises ValueError naming the allowed values, before any request is made.
+
+class ReportStream(ChainStream[TimeWindow]):
+    """The ``report`` family: windows, paging and record shaping of the four reports.
+
+    Per-user reports (trait ``per_user``) have one row per user and bucket; the others
+    have buckets, each with ``results[]``. Trait ``measure``: usage or cost.
     """
-    allowed = COST_DIMENSIONS if cost else USAGE_DIMENSIONS
-    values = list(values)
-    unknown = [v for v in values if v not in allowed]
-    if unknown:
-        setting = "cost_group_by" if cost else "usage_group_by"
-        msg = (
-            f"{setting} has {', '.join(repr(v) for v in unknown)}, which the "
-            f"{'cost' if cost else 'usage'} reports cannot group by. Allowed values: "
-            f"{', '.join(allowed)}."
-        )
-        raise ValueError(msg)
-    return [d for d in allowed if d in values]
-
-
-def cents_to_usd(cents: Decimal) -> Decimal:
-    """Exact conversion (a power-of-ten shift, no rounding)."""
-    return cents.scaleb(-2)
-
-
-class ReportStream(FitsRecords, AnalyticsStream):
-    """Shared window walking, paging and record shaping of the four reports."""
 
     replication_key = "starting_at"
-    cost: ClassVar[bool] = False
-    per_user: ClassVar[bool] = False
+
+    @property
+    def cost(self) -> bool:
+        """Whether this report is about spend."""
+        return self.spec.trait("measure") == "cost"
+
+    @property
+    def per_user(self) -> bool:
+        """Whether rows are per user."""
+        return bool(self.spec.trait("per_user", False))
 
     @property
     def bucket_width(self) -> str:
@@ -133,8 +131,8 @@ class ReportStream(FitsRecords, AnalyticsStream):
     @property
     def primary_keys(self) -> tuple[str, ...]:  # type: ignore[override]
         """Bucket start, the user on per-user reports, and every grouped dimension."""
-        user = ("user_id",) if self.per_user else ()
-        return keyed(("starting_at", *user, *self.key_dimensions), organization_label(self.config))
+        fixed = self.spec.primary_keys
+        return keyed((*fixed, *self.key_dimensions), organization_label(self.config))
 
     @primary_keys.setter
     def primary_keys(self, value: Any) -> None:
@@ -148,18 +146,11 @@ class ReportStream(FitsRecords, AnalyticsStream):
             "starting_at": context["starting_at"],
             "ending_at": context["ending_at"],
             "bucket_width": self.bucket_width,
-            "limit": MAX_USER_ROWS_PER_PAGE
-            if self.per_user
-            else MAX_BUCKETS_PER_PAGE[self.bucket_width],
+            "limit": self.spec.page_size or MAX_BUCKETS_PER_PAGE[self.bucket_width],
         }
         if self.group_by:
             params["group_by[]"] = list(self.group_by)
         return params
-
-    def window_bounds(self) -> TimeWindow | None:
-        """The span this run requests: bookmark minus ``cost_lookback_days`` onward."""
-        bookmark = self.stored_bookmark(self.stream_state)
-        return configured_report_bounds(self.config, bookmark, self.bucket_width)
 
     # --- records ------------------------------------------------------------------
 
@@ -175,17 +166,9 @@ class ReportStream(FitsRecords, AnalyticsStream):
             value = row.get(name)
             if value in renamed:
                 row[name] = renamed[value]
-        row["organization_id"] = envelope.get("organization_id")
-        row["data_refreshed_at"] = envelope.get("data_refreshed_at")
-        if self.cost:
-            for name in ("amount", "list_amount"):
-                value = row.get(name)
-                cents = Decimal(value) if isinstance(value, (str, int, Decimal)) else None
-                row[name] = cents
-                row[f"{name}_usd"] = None if cents is None else cents_to_usd(cents)
-        for name in self._key_dimension_names:
-            if row.get(name) is None:
-                row[name] = MISSING_KEY
+        add_envelope(row, envelope)
+        add_money(row, self.spec.money)
+        fill_missing_keys(row, self._key_dimension_names)
         return self.fitter.fit(row)
 
     @cached_property
@@ -193,156 +176,25 @@ class ReportStream(FitsRecords, AnalyticsStream):
         # Settings do not change during a run; ``key_dimensions`` validates them per call.
         return tuple(self.key_dimensions)
 
-    def page_records(self, payload: dict[str, Any], window: TimeWindow) -> list[dict[str, Any]]:
-        """Records of one parsed page of ``window``."""
-        raise NotImplementedError
+    def page_records(self, payload: dict[str, Any], key: TimeWindow) -> list[dict[str, Any]]:
+        """Records of one parsed page of window ``key``."""
+        if self.per_user:
+            return [self.shape(row, payload, key) for row in self._user_rows(payload)]
+        return [self.shape(row, payload, key) for row in self._bucket_rows(payload)]
 
-    # --- windows ------------------------------------------------------------------
+    def _user_rows(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+        """One row per user and bucket, with ``user_id`` copied from ``actor``."""
+        for row in payload["data"]:
+            actor = row.get("actor") or {}
+            if "email_address" not in actor and "email" in actor:
+                # Older responses named the key ``email``; keep both, fill the new one.
+                actor["email_address"] = actor["email"]
+            row["user_id"] = actor.get("user_id") or MISSING_KEY
+        return payload["data"]
 
-    def _window_chain(
-        self, window: TimeWindow, cancelled: threading.Event
-    ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
-        """Records of one window, page by page, with the page's watermark."""
-        context = {
-            "starting_at": format_timestamp(window.start),
-            "ending_at": format_timestamp(window.end),
-        }
-
-        def to_records(payload: dict[str, Any]) -> list[dict[str, Any]]:
-            return self.page_records(payload, window)
-
-        for records, payload in self.restartable_chain(context, cancelled, to_records):
-            yield records, payload.get("data_refreshed_at")
-
-    def stream_records(self) -> Iterable[dict[str, Any]]:
-        """Walk the windows in order; STATE after each complete window.
-
-        A 400 for the first window near the 365-day limit moves the start forward one
-        day (at most ``REPORT_EDGE_DAYS`` times): the API no longer serves that day.
-        """
-        bounds = self.window_bounds()
-        for _ in range(REPORT_EDGE_DAYS + 1):
-            if bounds is None:
-                self.logger.info("%s: nothing to fetch", self.name)
-                return
-            refused_start = yield from self._walk(bounds)
-            if refused_start is None:
-                return
-            start = day_start(refused_start.date() + dt.timedelta(days=1))
-            self.logger.warning(
-                "%s: the API refused a window starting %s, near its 365-day limit; "
-                "starting at %s instead (the API no longer serves the time before it).",
-                self.name,
-                format_timestamp(refused_start),
-                format_timestamp(start),
-            )
-            bounds = TimeWindow(start, bounds.end) if start < bounds.end else None
-        msg = f"{self.name}: the API kept refusing the oldest window; see the errors above"
-        raise BadRequestError(msg)
-
-    def _walk(self, bounds: TimeWindow) -> Generator[dict[str, Any], None, dt.datetime | None]:
-        """Records of every window of ``bounds``; the start to move, if it was too old."""
-        windows = split_window(bounds, report_window_span(self.bucket_width))
-        bookmark = parse_timestamp(self.stored_bookmark(self.stream_state))
-        with self.prefetched(windows, self._window_chain) as chains:
-            for index, (window, pages) in enumerate(chains, start=1):
-                try:
-                    refreshed = yield from self._read(pages)
-                except DateNotAvailableError as exc:
-                    yield from self._shortened(window, exc, bookmark, first=index == 1)
-                    return None
-                except BadRequestError:
-                    if index == 1 and near_report_age_limit(window.start, utc_now()):
-                        return window.start
-                    raise
-                bookmark = self._commit(window, refreshed, bookmark)
-                span = f"{window.start.date()}..{window.end.date()}"
-                self.log_progress(f"window {span}", index, len(windows))
-        return None
-
-    def _read(
-        self, pages: Iterable[tuple[list[dict[str, Any]], str | None]]
-    ) -> Generator[dict[str, Any], None, str | None]:
-        """Yield a window's records; return its latest watermark."""
-        refreshed: str | None = None
-        for records, page_refreshed in pages:
-            refreshed = page_refreshed or refreshed
-            self.stats["records"] += len(records)
-            yield from records
-        return refreshed
-
-    def _commit(
-        self, window: TimeWindow, refreshed: str | None, bookmark: dt.datetime | None
-    ) -> dt.datetime | None:
-        """Move the bookmark to the end of what is known complete, and emit STATE.
-
-        Buckets at or after the watermark are incomplete, and the API has been seen
-        to cut ``ending_at`` silently at the start of the current UTC day, so the
-        bookmark never passes either.
-        """
-        watermark = parse_timestamp(refreshed)
-        if watermark is not None:
-            today = floor_to_bucket(utc_now(), "1d")
-            complete = min(window.end, floor_to_bucket(watermark, self.bucket_width), today)
-            if bookmark is None or complete > bookmark:
-                bookmark = complete
-        if bookmark is not None:
-            self.commit_bookmark(format_timestamp(bookmark))
-        return bookmark
-
-    def _shortened(
-        self,
-        window: TimeWindow,
-        exc: DateNotAvailableError,
-        bookmark: dt.datetime | None,
-        *,
-        first: bool,
-    ) -> Iterator[dict[str, Any]]:
-        """After "not available yet": read the window up to the day the API named.
-
-        Without a day named, the part of the window older than a week is read: the API
-        serves that in any case, so a refusal there is about the request and stays an
-        error (with the API's message) instead of silently ending the stream. A run
-        whose only window is that recent checks the day before it once, likewise.
-        """
-        what = f"the window {format_timestamp(window.start)}..{format_timestamp(window.end)}"
-        if exc.latest_day is not None:
-            end = day_start(exc.latest_day + dt.timedelta(days=1))
-        else:
-            end = day_start(first_recent_day(utc_now().date()))
-            if first and window.start >= end:
-                self._check_not_a_lag(TimeWindow(end - dt.timedelta(days=1), end), exc)
-        log_not_available(self.logger, self.name, what, exc.latest_day, str(exc))
-        if not window.start < end < window.end:
-            return
-        shorter = TimeWindow(window.start, end)
-        try:
-            refreshed = yield from self._read(self._window_chain(shorter, threading.Event()))
-        except DateNotAvailableError as again:
-            log_not_available(self.logger, self.name, "a shorter window", None, str(again))
-            return
-        self._commit(shorter, refreshed, bookmark)
-
-
-    def _check_not_a_lag(self, older: TimeWindow, refusal: DateNotAvailableError) -> None:
-        """Ask for ``older`` once: if the API refuses it too, the 400 is about the request."""
-        context = {
-            "starting_at": format_timestamp(older.start),
-            "ending_at": format_timestamp(older.end),
-        }
-        try:
-            next(iter(self.fetch_pages(context)), None)
-        except BadRequestError as exc:
-            msg = f"{exc} (the API refused an older day too, so this is not its publication lag)"
-            raise BadRequestError(msg) from refusal
-
-
-class BucketedReportStream(ReportStream):
-    """``/usage_report`` and ``/cost_report``: buckets, each with ``results[]``."""
-
-    def page_records(self, payload: dict[str, Any], window: TimeWindow) -> list[dict[str, Any]]:
-        """One record per bucket and result, with the bucket's bounds."""
-        records = []
+    def _bucket_rows(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+        """One row per bucket and result, with the bucket's bounds."""
+        rows = []
         for bucket in payload["data"]:
             results = bucket.get("results") or []
             # Fields the API may add to a bucket reach each of its rows (and, being
@@ -362,53 +214,95 @@ class BucketedReportStream(ReportStream):
                     result.setdefault(name, value)
                 result["starting_at"] = bucket.get("starting_at")
                 result["ending_at"] = bucket.get("ending_at")
-                records.append(self.shape(result, payload, window))
-        return records
+                rows.append(result)
+        return rows
 
+    # --- windows ------------------------------------------------------------------
 
-class PerUserReportStream(ReportStream):
-    """``/user_usage_report`` and ``/user_cost_report``: one row per user and bucket."""
+    def chain_keys(self) -> list[TimeWindow]:
+        """Windows of up to 31 days (one for minute buckets) from the lookback onward."""
+        self._bookmark = parse_timestamp(self.stored_bookmark(self.stream_state))
+        self._moved_starts = 0
+        bounds = self.time_window_bounds(self.bucket_width)
+        return [] if bounds is None else split_window(bounds, report_window_span(self.bucket_width))
 
-    per_user = True
+    def chain_context(self, key: TimeWindow) -> dict[str, Any]:
+        """The window."""
+        return {"starting_at": format_timestamp(key.start), "ending_at": format_timestamp(key.end)}
 
-    def page_records(self, payload: dict[str, Any], window: TimeWindow) -> list[dict[str, Any]]:
-        """One record per row, with ``user_id`` copied from ``actor``."""
-        records = []
-        for row in payload["data"]:
-            actor = row.get("actor") or {}
-            if "email_address" not in actor and "email" in actor:
-                # Older responses named the key ``email``; keep both, fill the new one.
-                actor["email_address"] = actor["email"]
-            row["user_id"] = actor.get("user_id") or MISSING_KEY
-            records.append(self.shape(row, payload, window))
-        return records
+    def page_meta(self, payload: dict[str, Any], records: list[dict[str, Any]]) -> Any:
+        """The page's watermark."""
+        return payload.get("data_refreshed_at")
 
+    def chain_bookmark(self, key: TimeWindow, metas: list[Any]) -> str | None:
+        """The end of what is known complete.
 
-class UsageReportStream(BucketedReportStream):
-    """Token usage over time (``/usage_report``)."""
+        Buckets at or after the watermark are incomplete, and the API has been seen
+        to cut ``ending_at`` silently at the start of the current UTC day, so the
+        bookmark never passes either.
+        """
+        watermark = parse_timestamp(next((m for m in reversed(metas) if m), None))
+        if watermark is not None:
+            today = floor_to_bucket(utc_now(), "1d")
+            complete = min(key.end, floor_to_bucket(watermark, self.bucket_width), today)
+            if self._bookmark is None or complete > self._bookmark:
+                self._bookmark = complete
+        return None if self._bookmark is None else format_timestamp(self._bookmark)
 
-    name = "usage_report"
-    endpoint = "usage_report"
+    def progress_label(self, key: TimeWindow) -> str:
+        """``window 2026-01-01..2026-02-01``."""
+        return f"window {key.start.date()}..{key.end.date()}"
 
+    def refusal_label(self, key: TimeWindow) -> str:
+        """The window, to the second."""
+        return f"the window {format_timestamp(key.start)}..{format_timestamp(key.end)}"
 
-class CostReportStream(BucketedReportStream):
-    """Spend over time (``/cost_report``)."""
+    def refused(
+        self,
+        key: TimeWindow,
+        exc: BadRequestError | DateNotAvailableError,
+        rest: list[TimeWindow],
+        *,
+        first: bool,
+    ) -> list[TimeWindow]:
+        """Read a window "not available yet" up to the day the API named, then stop.
 
-    name = "cost_report"
-    endpoint = "cost_report"
-    cost = True
+        Without a day named, the part of the window older than a week is read: the API
+        serves that in any case, so a refusal there is about the request and stays an
+        error (with the API's message) instead of silently ending the stream. A run
+        whose only window is that recent checks the day before it once, likewise.
+        A 400 for the first window near the 365-day limit moves the start forward a day.
+        """
+        if not isinstance(exc, DateNotAvailableError):
+            if first and near_report_age_limit(key.start, utc_now()):
+                return self._moved_start(key, rest[-1].end if rest else key.end)
+            raise exc
+        if exc.latest_day is not None:
+            end = day_start(exc.latest_day + dt.timedelta(days=1))
+        else:
+            end = day_start(first_recent_day(utc_now().date()))
+            if first and key.start >= end:
+                self.check_not_a_lag(
+                    self.chain_context(TimeWindow(end - dt.timedelta(days=1), end)), exc
+                )
+        self.log_not_available(self.refusal_label(key), exc)
+        return [TimeWindow(key.start, end)] if key.start < end < key.end else []
 
-
-class UserUsageReportStream(PerUserReportStream):
-    """Token usage per user (``/user_usage_report``)."""
-
-    name = "user_usage_report"
-    endpoint = "user_usage_report"
-
-
-class UserCostReportStream(PerUserReportStream):
-    """Spend per user (``/user_cost_report``)."""
-
-    name = "user_cost_report"
-    endpoint = "user_cost_report"
-    cost = True
+    def _moved_start(self, refused: TimeWindow, end: dt.datetime) -> list[TimeWindow]:
+        """The windows from the day after a start the API no longer serves."""
+        self._moved_starts += 1
+        start = day_start(refused.start.date() + dt.timedelta(days=1))
+        self.logger.warning(
+            "%s: the API refused a window starting %s, near its 365-day limit; "
+            "starting at %s instead (the API no longer serves the time before it).",
+            self.name,
+            format_timestamp(refused.start),
+            format_timestamp(start),
+        )
+        if self._moved_starts > REPORT_EDGE_DAYS:
+            msg = f"{self.name}: the API kept refusing the oldest window; see the errors above"
+            raise BadRequestError(msg)
+        if start >= end:
+            self.logger.info("%s: %s", self.name, self.nothing_to_fetch)
+            return []
+        return split_window(TimeWindow(start, end), report_window_span(self.bucket_width))

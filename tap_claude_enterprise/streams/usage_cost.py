@@ -24,26 +24,23 @@ import re
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.helpers.types import Context
 
-from tap_claude_enterprise.http.client import AnalyticsStream
-from tap_claude_enterprise.http.errors import DateNotAvailableError, redact
-from tap_claude_enterprise.records.conformance import FitsRecords
+from tap_claude_enterprise.http.errors import redact
 from tap_claude_enterprise.records.organization import keyed, organization_label
-from tap_claude_enterprise.streams.reports import MISSING_KEY, cents_to_usd
-from tap_claude_enterprise.sync.availability import log_not_available
+from tap_claude_enterprise.records.shaping import add_envelope, add_money, fill_missing_keys
+from tap_claude_enterprise.streams.dimensions import check_group_by
+from tap_claude_enterprise.sync.engine import ChainStream, Page
 from tap_claude_enterprise.sync.key_access import is_admin_key
 from tap_claude_enterprise.sync.windows import (
     BUCKET_WIDTHS,
     TimeWindow,
-    configured_report_bounds,
     floor_to_bucket,
     format_timestamp,
     parse_timestamp,
@@ -129,14 +126,9 @@ def resolve_group_by(config: dict[str, Any], *, cost: bool) -> list[str]:
     values = config.get(group_by_setting(cost))
     values = list(default_group_by(config) if values is None else values)
     allowed = COST_DIMENSIONS if cost else USAGE_DIMENSIONS
-    unknown = [v for v in values if v not in allowed]
-    if unknown:
-        msg = (
-            f"{group_by_setting(cost)} has {', '.join(repr(v) for v in unknown)}, which "
-            f"/{'cost' if cost else 'usage'} cannot group by. Allowed values: "
-            f"{', '.join(allowed)}."
-        )
-        raise ValueError(msg)
+    values = check_group_by(
+        values, allowed, setting=group_by_setting(cost), what=f"/{'cost' if cost else 'usage'}"
+    )
     if "token_type" in values and "cost_type" not in values:
         values.append("cost_type")
     if "actor" in values and "actor_type" not in values:
@@ -289,22 +281,29 @@ def _sent(response: requests.Response) -> tuple[int | None, dt.timedelta | None]
 # --- the streams ----------------------------------------------------------------------
 
 
-class UsageCostStream(FitsRecords, AnalyticsStream):
-    """Shared request building, adaptation and record shaping of ``usage`` and ``cost``."""
+class UsageCostStream(ChainStream[TimeWindow]):
+    """The ``usage_cost`` family: request building, adaptation and record shaping.
+
+    Trait ``measure``: usage or cost (the row's metrics object, and whether it has money).
+    """
 
     replication_key = "starting_at"
-    cost: ClassVar[bool] = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.limits = RequestLimits(
-            page_size=FIRST_PAGE_SIZE,
+            page_size=self.spec.page_size or FIRST_PAGE_SIZE,
             span=FIRST_SPAN.get(self.bucket_width, FIRST_SPAN["1d"]),
             bucket=BUCKET_WIDTHS.get(self.bucket_width, BUCKET_WIDTHS["1d"]),
             stream=self.name,
             logger=self.logger,
         )
         self._seen_shapes: set[str] = set()
+
+    @property
+    def cost(self) -> bool:
+        """Whether this stream is about spend."""
+        return self.spec.trait("measure") == "cost"
 
     @property
     def bucket_width(self) -> str:
@@ -319,7 +318,8 @@ class UsageCostStream(FitsRecords, AnalyticsStream):
     @property
     def primary_keys(self) -> tuple[str, ...]:  # type: ignore[override]
         """Bucket start and every grouped dimension's column (asked for per record)."""
-        return keyed(("starting_at", *self._key_column_names), organization_label(self.config))
+        fixed = self.spec.primary_keys
+        return keyed((*fixed, *self._key_column_names), organization_label(self.config))
 
     @primary_keys.setter
     def primary_keys(self, value: Any) -> None:
@@ -363,41 +363,39 @@ class UsageCostStream(FitsRecords, AnalyticsStream):
 
     # --- records ------------------------------------------------------------------
 
-    def page_records(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    def page_records(self, payload: dict[str, Any], key: TimeWindow) -> list[dict[str, Any]]:
         """One record per row: the row, its key columns, exact money, envelope context."""
+        del key
         columns = self._key_column_names
         by_actor = "actor_id" in columns
-        metrics = "cost" if self.cost else "usage"
+        measure = str(self.spec.trait("measure"))
         records = []
         for row in payload["data"]:
             group = row.get("group")
             if not isinstance(group, dict):
                 group = row["group"] = {}
             if by_actor:
-                actor = group.get("actor")
-                if isinstance(actor, str):  # a bare id: keep it, as an object
-                    group["actor"] = actor = {"id": actor}
-                self._note_actor_shape(actor)
-                actor_id, actor_kind = actor_identity(actor)
-                row["actor_id"] = actor_id
-                row["actor_type"] = group.get("actor_type") or actor_kind
+                self._copy_actor(row, group)
             for column in columns:
                 if not by_actor or column not in ("actor_id", "actor_type"):
                     row[column] = group.get(column)
-                if row.get(column) is None:
-                    row[column] = MISSING_KEY
-            if self.cost:
-                values = row.get(metrics)
-                if isinstance(values, dict):
-                    for name in ("amount", "list_amount"):
-                        cents = _cents(values.get(name))
-                        values[name] = cents
-                        row[name] = cents
-                        row[f"{name}_usd"] = None if cents is None else cents_to_usd(cents)
-            row["organization_id"] = payload.get("organization_id")
-            row["data_refreshed_at"] = payload.get("data_refreshed_at")
+            fill_missing_keys(row, columns)
+            values = row.get(measure)
+            if self.spec.money and isinstance(values, dict):
+                add_money(row, self.spec.money, source=values)
+            add_envelope(row, payload)
             records.append(self.fitter.fit(row))
         return records
+
+    def _copy_actor(self, row: dict[str, Any], group: dict[str, Any]) -> None:
+        """``group.actor`` as ``actor_id`` and ``actor_type`` columns."""
+        actor = group.get("actor")
+        if isinstance(actor, str):  # a bare id: keep it, as an object
+            group["actor"] = actor = {"id": actor}
+        self._note_actor_shape(actor)
+        actor_id, actor_kind = actor_identity(actor)
+        row["actor_id"] = actor_id
+        row["actor_type"] = group.get("actor_type") or actor_kind
 
     def _note_actor_shape(self, actor: Any) -> None:
         """Log once per shape which keys actors have (key names only, never values)."""
@@ -418,63 +416,58 @@ class UsageCostStream(FitsRecords, AnalyticsStream):
 
     # --- windows ------------------------------------------------------------------
 
-    def window_bounds(self) -> TimeWindow | None:
-        """The span this run requests: bookmark minus ``cost_lookback_days`` onward."""
-        bookmark = self.stored_bookmark(self.stream_state)
-        return configured_report_bounds(self.config, bookmark, self.bucket_width)
+    def chain_keys(self) -> list[TimeWindow]:
+        """Windows of the span the API accepts (as learned so far) from the lookback on."""
+        self._bookmark = parse_timestamp(self.stored_bookmark(self.stream_state))
+        bounds = self.time_window_bounds(self.bucket_width)
+        return [] if bounds is None else split_window(bounds, self.limits.span)
 
-    def _window_chain(
-        self, window: TimeWindow, cancelled: threading.Event
-    ) -> Iterator[tuple[list[dict[str, Any]], str | None, bool]]:
+    def run_chain(self, key: TimeWindow, cancelled: threading.Event) -> Iterator[Page]:
         """Records of one window, in requests no longer than the API accepts.
 
         A 400 naming a smaller page size or range retries the same part with it, as
         long as nothing of that part was handed on yet (it always comes first).
         """
-        start = window.start
-        while start < window.end:
-            end = min(start + self.limits.span, window.end)
-            context = {"starting_at": format_timestamp(start), "ending_at": format_timestamp(end)}
+        start = key.start
+        while start < key.end:
+            end = min(start + self.limits.span, key.end)
+            part = TimeWindow(start, end)
             handed_on = False
             try:
-                for records, payload in self.restartable_chain(
-                    context, cancelled, self.page_records
-                ):
+                for page in super().run_chain(part, cancelled):
                     handed_on = True
-                    yield records, payload.get("data_refreshed_at"), "data_refreshed_at" in payload
+                    yield page
             except LimitLearnedError:
                 if handed_on:
                     raise
                 continue
             start = end
 
-    def stream_records(self) -> Iterable[dict[str, Any]]:
-        """Walk the windows in order; STATE after each complete window."""
-        bounds = self.window_bounds()
-        if bounds is None:
-            self.logger.info("%s: nothing to fetch", self.name)
-            return
-        windows = split_window(bounds, self.limits.span)
-        bookmark = parse_timestamp(self.stored_bookmark(self.stream_state))
-        try:
-            with self.prefetched(windows, self._window_chain) as chains:
-                for index, (window, pages) in enumerate(chains, start=1):
-                    refreshed, has_watermark = None, False
-                    for records, page_refreshed, page_has in pages:
-                        refreshed = page_refreshed or refreshed
-                        has_watermark = has_watermark or page_has
-                        self.stats["records"] += len(records)
-                        yield from records
-                    complete = min(window.end, self._complete_until(refreshed, has_watermark))
-                    if bookmark is None or complete > bookmark:
-                        bookmark = complete
-                    self.commit_bookmark(format_timestamp(bookmark))
-                    span = f"{window.start.date()}..{window.end.date()}"
-                    self.log_progress(f"window {span}", index, len(windows))
-        except DateNotAvailableError as exc:
-            # The API cuts ``ending_at`` at the start of today and refuses a window left
-            # empty by that: the stream ends at its last complete window.
-            log_not_available(self.logger, self.name, "the next window", exc.latest_day, str(exc))
+    def chain_context(self, key: TimeWindow) -> dict[str, Any]:
+        """The window (or part of it)."""
+        return {"starting_at": format_timestamp(key.start), "ending_at": format_timestamp(key.end)}
+
+    def page_meta(self, payload: dict[str, Any], records: list[dict[str, Any]]) -> Any:
+        """The page's watermark, and whether the envelope has that field at all."""
+        return payload.get("data_refreshed_at"), "data_refreshed_at" in payload
+
+    def chain_bookmark(self, key: TimeWindow, metas: list[Any]) -> str:
+        """The start of the first bucket that may still change (never moving back)."""
+        refreshed = next((m[0] for m in reversed(metas) if m[0]), None)
+        has_watermark = any(m[1] for m in metas)
+        complete = min(key.end, self._complete_until(refreshed, has_watermark))
+        if self._bookmark is None or complete > self._bookmark:
+            self._bookmark = complete
+        return format_timestamp(self._bookmark)
+
+    def progress_label(self, key: TimeWindow) -> str:
+        """``window 2026-01-01..2026-02-01``."""
+        return f"window {key.start.date()}..{key.end.date()}"
+
+    def refusal_label(self, key: TimeWindow) -> str:
+        """The API cuts ``ending_at`` at the start of today and refuses a window left
+        empty by that: the stream ends at its last complete window."""
+        return "the next window"
 
     def _complete_until(self, refreshed: str | None, has_watermark: bool) -> dt.datetime:
         """Start of the first bucket that may still change."""
@@ -490,26 +483,3 @@ class UsageCostStream(FitsRecords, AnalyticsStream):
                 )
             watermark = utc_now() - ASSUMED_SETTLE
         return floor_to_bucket(watermark, self.bucket_width)
-
-
-def _cents(value: Any) -> Decimal | None:
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, (str, int)):
-        return Decimal(value)
-    return None
-
-
-class UsageStream(UsageCostStream):
-    """Token usage by dimension (``/usage``, beta)."""
-
-    name = "usage"
-    endpoint = "usage"
-
-
-class CostStream(UsageCostStream):
-    """Spend by dimension (``/cost``, beta)."""
-
-    name = "cost"
-    endpoint = "cost"
-    cost = True

@@ -28,7 +28,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tap_claude_enterprise.http.errors import (
@@ -38,9 +38,6 @@ from tap_claude_enterprise.http.errors import (
     redact,
 )
 from tap_claude_enterprise.sync import windows
-
-if TYPE_CHECKING:
-    from tap_claude_enterprise.http.client import AnalyticsStream
 
 # A refused request whose last day is at most this many days back is "not available yet".
 RECENT_DAYS = 7
@@ -214,7 +211,9 @@ class EndpointAccess:
 
 
 @contextmanager
-def skipped_when_refused(stream: AnalyticsStream) -> Iterator[None]:
+def skipped_when_refused(
+    access: EndpointAccess, stream: str, logger: logging.Logger | Any
+) -> Iterator[None]:
     """Run a stream's sync; a 403/404 skips the stream with one warning.
 
     Days and windows finished before the refusal keep their STATE; the run goes on
@@ -224,15 +223,14 @@ def skipped_when_refused(stream: AnalyticsStream) -> Iterator[None]:
     try:
         yield
     except EndpointRefusedError as exc:
-        refusal = Refusal(stream.name, exc.endpoint, exc.status, exc.api_message)
-        access = stream.tap.endpoint_access
+        refusal = Refusal(stream, exc.endpoint, exc.status, exc.api_message)
         access.refuse(refusal)
         # Until another endpoint accepts the key, a 404 may just as well mean a wrong
         # key (then the run fails at the end): no warning that would mislead.
-        stream.logger.log(
+        logger.log(
             logging.WARNING if access.accepted else logging.INFO,
             "%s: skipped: %s. The other streams go on; the run summary lists it.",
-            stream.name,
+            stream,
             refusal.describe(),
         )
 

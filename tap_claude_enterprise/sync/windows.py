@@ -100,20 +100,13 @@ def engagement_first_day(
     return max(first, floor)
 
 
-def engagement_last_day(
-    *,
-    end_date: dt.date | None,
-    latest_available: dt.date | None,
-    today: dt.date,
-) -> dt.date:
+def engagement_last_day(*, end_date: dt.date | None, today: dt.date) -> dt.date:
     """Return the last day worth requesting: no later than yesterday (UTC).
 
-    The API serves a day after a lag (one day now, three in older versions); where the
-    lag is not known yet the run simply stops at the first day the API refuses.
+    The API serves a day after a lag (one day now, three in older versions); each
+    endpoint simply stops at the first day it refuses (availability.py).
     """
     last = today - dt.timedelta(days=1)
-    if latest_available is not None:
-        last = min(last, latest_available)
     if end_date is not None:
         last = min(last, end_date)
     return last
