@@ -267,20 +267,12 @@ class AnalyticsStream(RESTStream[str]):
                     self.limiter.release(taken, refused=refused)
 
             started = time.monotonic()
-            deadline = started + budget
-
-            def never_reached(exc: BaseException) -> bool:
-                if not transport.is_unreachable(exc):
-                    return False
-                if self.quick_check:
-                    return True
-                first_contact = not self.tap.endpoint_access.accepted
-                return first_contact and time.monotonic() - started > FIRST_CONTACT_RETRY_SECONDS
-
             return retrying(
                 attempt,
                 budget=budget,
-                giveup=lambda exc: _server_wait_exceeds(exc, deadline) or never_reached(exc),
+                giveup=lambda exc: (
+                    _server_wait_exceeds(exc, started + budget) or self._never_reached(exc, started)
+                ),
                 on_backoff=self.backoff_handler,
                 on_giveup=self._log_giveup,
             )
@@ -322,6 +314,15 @@ class AnalyticsStream(RESTStream[str]):
             tags=tags,
         )
         metrics.log(self.metrics_logger, point=point)
+
+    def _never_reached(self, exc: BaseException, started: float) -> bool:
+        """Give up on a host never reached: at once in the connection test, else after 20 s."""
+        if not transport.is_unreachable(exc):
+            return False
+        if self.quick_check:
+            return True
+        first_contact = not self.tap.endpoint_access.accepted
+        return first_contact and time.monotonic() - started > FIRST_CONTACT_RETRY_SECONDS
 
     @property
     def first_contact(self) -> FirstContact:
@@ -423,23 +424,8 @@ class AnalyticsStream(RESTStream[str]):
             raise RetriableAPIError(self.response_error_message(response), response)
         if 300 <= status < 400:
             raise RedirectError(REDIRECT_HELP.format(status=status))
-        if status == 401:
-            if not self.first_contact.settled:
-                raise self.first_contact.refuse_key(status)
-            raise AuthenticationError(AUTH_HELP.format(status=status))
-        if status in {403, 404}:
-            refusal = refusal_error(self.endpoint, status, _api_message(response))
-            access = self.tap.endpoint_access
-            if not (self.quick_check or self.first_contact.settled or access.accepted):
-                # The run's first answer: a missing endpoint, or a wrong key? One request decides.
-                key_is_wrong = self.first_contact.decide(
-                    self.endpoint, self.config.get("api_key"), self.probe_status
-                )
-                if key_is_wrong:
-                    raise self.first_contact.refuse_key(401)
-                if key_is_wrong is False and self.first_contact.answered_by:
-                    access.accept(self.first_contact.answered_by)
-            raise refusal
+        if status in {401, 403, 404}:
+            raise self._refusal(response)
         if 400 <= status < 500:
             message = _api_message(response)
             self.tap.endpoint_access.accept(self.endpoint)
@@ -464,6 +450,26 @@ class AnalyticsStream(RESTStream[str]):
             raise RetriableAPIError(self.response_error_message(response), response)
         response.parsed_payload = self.parse_payload(response)  # type: ignore[attr-defined]
         self.tap.endpoint_access.accept(self.endpoint)
+
+    def _refusal(self, response: requests.Response) -> FatalAPIError:
+        """The error for a 401/403/404; on the run's first answer, one request decides."""
+        status = response.status_code
+        if status == 401:
+            if not self.first_contact.settled:
+                return self.first_contact.refuse_key(status)
+            return AuthenticationError(AUTH_HELP.format(status=status))
+        refusal = refusal_error(self.endpoint, status, _api_message(response))
+        access = self.tap.endpoint_access
+        if not (self.quick_check or self.first_contact.settled or access.accepted):
+            # A missing endpoint, or a wrong key? (first_contact.py)
+            key_is_wrong = self.first_contact.decide(
+                self.endpoint, self.config.get("api_key"), self.probe_status
+            )
+            if key_is_wrong:
+                return self.first_contact.refuse_key(401)
+            if key_is_wrong is False and self.first_contact.answered_by:
+                access.accept(self.first_contact.answered_by)
+        return refusal
 
     def _pause_limiter(self, response: requests.Response) -> None:
         """After a 429, hold every thread of this process for the server's wait."""
