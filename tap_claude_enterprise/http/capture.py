@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 
 from tap_claude_enterprise.http.first_contact import UserInputError
-from tap_claude_enterprise.http.redaction import redact_secrets
+from tap_claude_enterprise.http.redaction import redact_capture
 
 # The headers the tap reads; nothing else of the answer is kept.
 CAPTURED_HEADERS = (
@@ -41,8 +41,6 @@ CAPTURED_HEADERS = (
     "location",
 )
 FORMAT_VERSION = 1
-_EMAIL = re.compile(rb"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-_KEY = re.compile(rb"sk-ant-(?![a-z]+\d*-(?![A-Za-z0-9_]))[A-Za-z0-9_-]+")
 
 
 class CaptureWriter:
@@ -96,12 +94,8 @@ class CaptureWriter:
         return path
 
     def redact(self, data: bytes) -> bytes:
-        """``data`` without keys and with e-mail addresses pseudonymized."""
-        data = _KEY.sub(b"[key]", data)
-        data = redact_secrets(data.decode("utf-8", errors="surrogateescape")).encode(
-            "utf-8", errors="surrogateescape"
-        )
-        return _EMAIL.sub(self._pseudonym, data)
+        """``data`` without keys and with e-mail addresses pseudonymized (redaction.py)."""
+        return redact_capture(data, self._pseudonym)
 
     def redact_text(self, text: str) -> str:
         """``redact`` for a string."""

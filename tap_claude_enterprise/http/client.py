@@ -11,28 +11,29 @@ never followed, and TLS certificates are always verified.
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import ipaddress
 import os
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-import backoff
 import msgspec
 import requests
-from singer_sdk import RESTStream, Tap
+from singer_sdk import RESTStream, Tap, metrics
 from singer_sdk import singerlib as singer
 from singer_sdk.authenticators import APIKeyAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
-from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.types import Context
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_claude_enterprise import schemas
+from tap_claude_enterprise.endpoints import Endpoint
 from tap_claude_enterprise.http import capture, transport
 from tap_claude_enterprise.http.errors import (
     AUTH_HELP,
@@ -49,11 +50,12 @@ from tap_claude_enterprise.http.errors import (
     RedirectError,
     TLSVerificationError,
     is_cursor_message,
-    redact,
 )
+from tap_claude_enterprise.http.first_contact import FirstContact, first_contact_of
 from tap_claude_enterprise.http.pagination import CursorPaginator
 from tap_claude_enterprise.http.rate_limit import Slot, shared_limiter
-from tap_claude_enterprise.http.retrying import BASE_WAIT_SECONDS, retry_after_of, wait_generator
+from tap_claude_enterprise.http.redaction import redact
+from tap_claude_enterprise.http.retrying import BASE_WAIT_SECONDS, retry_after_of, retrying
 from tap_claude_enterprise.records.conformance import RecordPlan
 from tap_claude_enterprise.records.organization import (
     OrganizationStreamSchema,
@@ -72,14 +74,6 @@ SCHEMAS_DIR = SchemaDirectory(schemas)
 # SDK's json + jsonpath path; floats become Decimal so no value is rounded.
 _DECODER = msgspec.json.Decoder(float_hook=decimal.Decimal)
 
-RETRIABLE_EXCEPTIONS = (
-    ConnectionResetError,
-    RetriableAPIError,
-    requests.exceptions.Timeout,
-    requests.exceptions.ConnectionError,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-)
 RETRIABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
 # The connection test's own budget: it answers within seconds, not after ten minutes.
 QUICK_RETRY_SECONDS = 10.0
@@ -112,7 +106,7 @@ class AnalyticsStream(RESTStream[str]):
     """Base stream for every Claude Enterprise Analytics endpoint."""
 
     # The schema files, plus the organization_label column when that setting is on.
-    schema: ClassVar[StreamSchema] = OrganizationStreamSchema(SCHEMAS_DIR)  # type: ignore[assignment]
+    schema: ClassVar[StreamSchema] = OrganizationStreamSchema(SCHEMAS_DIR)
     # Requests are spaced by the shared limiter and chains fetched in parallel, so
     # records always arrive in bookmark order and STATE can follow each finished day.
     is_sorted = True
@@ -243,6 +237,16 @@ class AnalyticsStream(RESTStream[str]):
         """
 
         def send(*args: Any, **kwargs: Any) -> requests.Response:
+            # The run's first request goes alone (first_contact.py): a wrong key must not
+            # fan out into parallel chains before it is recognised.
+            first = self.first_contact.enter(cancelled)
+            try:
+                return retried(*args, **kwargs)
+            finally:
+                if first:
+                    self.first_contact.settle()
+
+        def retried(*args: Any, **kwargs: Any) -> requests.Response:
             budget = self.retry_budget_seconds
             slot: list[Slot | None] = [self._take_slot(cancelled)]
 
@@ -263,29 +267,95 @@ class AnalyticsStream(RESTStream[str]):
                     self.limiter.release(taken, refused=refused)
 
             started = time.monotonic()
-            deadline = started + budget
-
-            def never_reached(exc: BaseException) -> bool:
-                if not transport.is_unreachable(exc):
-                    return False
-                if self.quick_check:
-                    return True
-                first_contact = not self.tap.endpoint_access.accepted
-                return first_contact and time.monotonic() - started > FIRST_CONTACT_RETRY_SECONDS
-
-            retrying = backoff.on_exception(
-                wait_generator,
-                RETRIABLE_EXCEPTIONS,
-                max_time=budget,
-                giveup=lambda exc: _server_wait_exceeds(exc, deadline) or never_reached(exc),
+            return retrying(
+                attempt,
+                budget=budget,
+                giveup=lambda exc: (
+                    _server_wait_exceeds(exc, started + budget) or self._never_reached(exc, started)
+                ),
                 on_backoff=self.backoff_handler,
                 on_giveup=self._log_giveup,
-                jitter=None,
-                logger=None,  # one line per retry: ours (backoff_handler), not also backoff's
             )
-            return retrying(attempt)()
 
         return send
+
+    def send_request(
+        self, prepared: requests.PreparedRequest, context: Context | None
+    ) -> requests.Response:
+        """Send one request and validate the answer (one attempt; retries wrap it).
+
+        What the SDK's ``RESTStream._request`` does, through public names only: the
+        authenticator, the session, and the SDK's request-duration metric.
+        """
+        authenticated = self.authenticator(prepared)
+        response = self.requests_session.send(
+            authenticated, timeout=self.timeout, allow_redirects=self.allow_redirects
+        )
+        self.log_request_duration(response, context)
+        self.validate_response(response)
+        return response
+
+    def log_request_duration(self, response: requests.Response, context: Context | None) -> None:
+        """The SDK's ``http_request_duration`` metric point, as its ``_request`` writes it."""
+        tags: dict[str, Any] = {
+            metrics.Tag.STREAM: self.name,
+            metrics.Tag.ENDPOINT: self.path,
+            metrics.Tag.HTTP_STATUS_CODE: response.status_code,
+            metrics.Tag.STATUS: (
+                metrics.Status.SUCCEEDED if response.status_code < 400 else metrics.Status.FAILED
+            ),
+        }
+        if context:
+            tags[metrics.Tag.CONTEXT] = context
+        point = metrics.Point(
+            "timer",
+            metric=metrics.Metric.HTTP_REQUEST_DURATION,
+            value=response.elapsed.total_seconds(),
+            tags=tags,
+        )
+        metrics.log(self.metrics_logger, point=point)
+
+    def _never_reached(self, exc: BaseException, started: float) -> bool:
+        """Give up on a host never reached: at once in the connection test, else after 20 s."""
+        if not transport.is_unreachable(exc):
+            return False
+        if self.quick_check:
+            return True
+        first_contact = not self.tap.endpoint_access.accepted
+        return first_contact and time.monotonic() - started > FIRST_CONTACT_RETRY_SECONDS
+
+    @property
+    def first_contact(self) -> FirstContact:
+        """This run's first request and the verdict on the key."""
+        return first_contact_of(self.tap)
+
+    def probe_status(self, endpoint: Endpoint) -> int | None:
+        """The status of one request to a report ``endpoint`` (not retried; None: no answer).
+
+        Asks for one bucket a week back: the smallest request the endpoint serves.
+        """
+        day = dt.datetime.now(tz=dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        params = {
+            "beta": "true",
+            "starting_at": (day - dt.timedelta(days=8)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "ending_at": (day - dt.timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "limit": "1",
+        }
+        url = f"{self.url_base}/{endpoint.path}"
+        prepared = self.build_prepared_request(
+            method="GET", url=url, params=params, headers=self.http_headers
+        )
+        slot = self._take_slot(None)
+        try:
+            response = self.requests_session.send(
+                self.authenticator(prepared), timeout=self.timeout, allow_redirects=False
+            )
+        except requests.RequestException:
+            return None
+        finally:
+            self.limiter.release(slot)
+        self.log_request_duration(response, None)
+        return response.status_code
 
     def _take_slot(self, cancelled: threading.Event | None) -> Slot:
         if cancelled is not None and cancelled.is_set():
@@ -297,7 +367,7 @@ class AnalyticsStream(RESTStream[str]):
             self.stats["requests"] += 1
         return slot
 
-    def backoff_handler(self, details: Any) -> None:  # type: ignore[override]
+    def backoff_handler(self, details: Any) -> None:
         """Log one line per retry, without the response body."""
         exc = details.get("exception")
         with self._stats_lock:
@@ -354,10 +424,8 @@ class AnalyticsStream(RESTStream[str]):
             raise RetriableAPIError(self.response_error_message(response), response)
         if 300 <= status < 400:
             raise RedirectError(REDIRECT_HELP.format(status=status))
-        if status == 401:
-            raise AuthenticationError(AUTH_HELP.format(status=status))
-        if status in {403, 404}:
-            raise refusal_error(self.endpoint, status, _api_message(response))
+        if status in {401, 403, 404}:
+            raise self._refusal(response)
         if 400 <= status < 500:
             message = _api_message(response)
             self.tap.endpoint_access.accept(self.endpoint)
@@ -382,6 +450,26 @@ class AnalyticsStream(RESTStream[str]):
             raise RetriableAPIError(self.response_error_message(response), response)
         response.parsed_payload = self.parse_payload(response)  # type: ignore[attr-defined]
         self.tap.endpoint_access.accept(self.endpoint)
+
+    def _refusal(self, response: requests.Response) -> FatalAPIError:
+        """The error for a 401/403/404; on the run's first answer, one request decides."""
+        status = response.status_code
+        if status == 401:
+            if not self.first_contact.settled:
+                return self.first_contact.refuse_key(status)
+            return AuthenticationError(AUTH_HELP.format(status=status))
+        refusal = refusal_error(self.endpoint, status, _api_message(response))
+        access = self.tap.endpoint_access
+        if not (self.quick_check or self.first_contact.settled or access.accepted):
+            # A missing endpoint, or a wrong key? (first_contact.py)
+            key_is_wrong = self.first_contact.decide(
+                self.endpoint, self.config.get("api_key"), self.probe_status
+            )
+            if key_is_wrong:
+                return self.first_contact.refuse_key(401)
+            if key_is_wrong is False and self.first_contact.answered_by:
+                access.accept(self.first_contact.answered_by)
+        return refusal
 
     def _pause_limiter(self, response: requests.Response) -> None:
         """After a 429, hold every thread of this process for the server's wait."""
@@ -430,7 +518,7 @@ class AnalyticsStream(RESTStream[str]):
     ) -> Iterator[dict[str, Any]]:
         """Yield the parsed pages of one chain (one day, range or window)."""
         paginator = self.get_new_paginator()
-        send = self.request_decorator(self._request, cancelled)
+        send = self.request_decorator(self.send_request, cancelled)
         while not paginator.finished:
             if cancelled is not None and cancelled.is_set():
                 raise ChainCancelledError
@@ -457,6 +545,10 @@ class AnalyticsStream(RESTStream[str]):
         the tap's CPU per record. When every property is selected and ``RecordPlan``
         finds nothing to conform, the record goes out as it is, which is exactly what
         the SDK would write; otherwise the SDK's own path runs.
+
+        The package's one private SDK hook (with ``_stream_version``, which the SDK's
+        own version of this method reads): the SDK has no public hook between a record
+        and its message. tests/test_sdk_contract.py fails if an upgrade changes either.
         """
         plan = self._current_record_plan()
         if plan is None or not plan.unchanged(record):
@@ -469,8 +561,45 @@ class AnalyticsStream(RESTStream[str]):
                     stream=stream_map.stream_alias,
                     record=mapped,
                     version=self._stream_version,
-                    time_extracted=utc_now(),
+                    time_extracted=dt.datetime.now(tz=dt.timezone.utc),
                 )
+
+    # --- bookmarks move only at commits (public hooks only) ----------------------------
+    # The SDK advances ``replication_key_value`` in memory after every record of an
+    # INCREMENTAL stream. Here a bookmark means "every day or window up to here is
+    # complete" (``commit_bookmark``), so the value committed last is put back wherever
+    # the SDK may write STATE on its own: after the stream's last record (``get_records``
+    # runs inside ``bookmarks_only_at_commits``) and after each BATCH file
+    # (``get_batches``). STATE_MSG_FREQUENCY keeps it from writing STATE between records.
+
+    committed_bookmark: str | None = None
+
+    @contextmanager
+    def bookmarks_only_at_commits(self) -> Iterator[None]:
+        """Around a stream's records: start from the incoming bookmark, end on the last commit."""
+        self.committed_bookmark = self.stream_state.get("replication_key_value")
+        try:
+            yield
+        finally:
+            self.restore_committed_bookmark()
+
+    def restore_committed_bookmark(self) -> None:
+        """Undo the SDK's per-record bookmark moves since the last commit."""
+        state = self.stream_state
+        if self.committed_bookmark is None:
+            state.pop("replication_key_value", None)
+            state.pop("replication_key", None)
+        else:
+            state["replication_key"] = self.replication_key
+            state["replication_key_value"] = self.committed_bookmark
+
+    def get_batches(  # the SDK's types for these live in a private module
+        self, batch_config: Any, context: Context | None = None
+    ) -> Iterator[tuple[Any, list[str]]]:
+        """The SDK's batch files; STATE after each covers committed days or windows only."""
+        for batch in super().get_batches(batch_config, context):
+            self.restore_committed_bookmark()
+            yield batch
 
     def _current_record_plan(self) -> RecordPlan | None:
         """The plan for the schema in use; None while some property is deselected."""
@@ -480,15 +609,6 @@ class AnalyticsStream(RESTStream[str]):
             self._record_plan_for = (schema, mask)
             self._record_plan = RecordPlan(schema) if all(mask.values()) else None
         return self._record_plan
-
-    def _increment_stream_state(
-        self, latest_record: dict, *, context: Context | None = None
-    ) -> None:
-        """Do nothing per record; bookmarks move in ``commit_bookmark``.
-
-        Advancing on each record would mark a half-fetched day as done.
-        """
-        del latest_record, context
 
 
 def _api_message(response: requests.Response) -> str:
@@ -506,7 +626,7 @@ def _public_params(response: requests.Response) -> str:
     url = request.url if request is not None and request.url else ""
     query = url.split("?", 1)[1] if "?" in url else ""
     query = query.removeprefix("beta=true&")  # the SDK's flag: not a parameter to check
-    return redact(requests.utils.unquote(query), limit=400) or "none"
+    return redact(unquote(query), limit=400) or "none"
 
 
 def _verified(

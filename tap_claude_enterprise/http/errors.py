@@ -7,13 +7,11 @@ response row, and never an e-mail address (``redact`` removes any the API echoes
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-# A key, but not a bare kind prefix such as ``sk-ant-api01-...`` in the help text.
-_KEY = re.compile(r"sk-ant-(?![a-z]+\d*-(?![A-Za-z0-9_]))[A-Za-z0-9_-]+")
+# ``redact`` lives in redaction.py; still importable from here for older imports.
+from tap_claude_enterprise.http.redaction import redact  # noqa: F401
 
 AUTH_HELP = (
     "the API refused the key ({status}). Check that api_key is a Claude Enterprise "
@@ -22,12 +20,6 @@ AUTH_HELP = (
     "access toggle is on. An Admin key (sk-ant-admin01-...) is accepted only by the "
     "/usage and /cost endpoints, not by the other analytics endpoints."
 )
-
-
-def redact(text: str, limit: int = 300) -> str:
-    """Remove e-mail addresses and key-like strings, and cut to ``limit`` characters."""
-    text = _KEY.sub("[key]", _EMAIL.sub("[email]", text))
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class AuthenticationError(FatalAPIError):

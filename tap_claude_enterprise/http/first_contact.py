@@ -1,4 +1,15 @@
-"""Bad input met on the command line, answered with one line each instead of a traceback.
+"""First contact: bad input answered in one line, and a wrong key told from a missing endpoint.
+
+**A wrong key or a missing endpoint** (``FirstContact``). Engagement endpoints answer
+404 both to a wrong key and to an organization that lacks them; report endpoints answer
+401 to a wrong key. So the run's first request goes out alone, and if its answer is a
+403/404 before any endpoint has answered, one request to a report endpoint decides: 401
+there means the key is wrong and the run stops (two requests in all); any other answer
+means the key works and only that endpoint is missing (it is skipped). Nothing is read
+from the wording of an answer, only statuses. A run whose key works pays nothing: its
+first request is the first stream's own, and the others wait only for that answer.
+
+**Bad input met on the command line**, answered with one line each instead of a traceback.
 
 A config or STATE file that is missing or not JSON, a bookmark that is not a date, and
 errors the sync stops on (a refused key, a bad ``api_url``, a give-up after retries)
@@ -10,15 +21,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+import threading
+import weakref
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import requests
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
+from tap_claude_enterprise.endpoints import ENDPOINTS, Endpoint
 from tap_claude_enterprise.http import transport
-from tap_claude_enterprise.http.errors import redact
+from tap_claude_enterprise.http.errors import AUTH_HELP, AuthenticationError
+from tap_claude_enterprise.http.redaction import redact
+from tap_claude_enterprise.sync.key_access import is_admin_key
+
+# Statuses that refuse a request because of the key (or the key's reach).
+REFUSALS = frozenset({401, 403, 404})
 
 
 class UserInputError(Exception):
@@ -104,3 +123,91 @@ def _is_day_or_time(value: object) -> bool:
     except ValueError:
         return False
     return True
+
+
+# --- a wrong key or a missing endpoint -------------------------------------------------
+
+
+class FirstContact:
+    """One run's first request, and the verdict on the key it leads to (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._in_flight = False
+        self.settled = False
+        self.key_refused: AuthenticationError | None = None
+        # The endpoint whose answer showed that the key works, when one had to be asked.
+        self.answered_by: str | None = None
+
+    def enter(self, cancelled: threading.Event | None = None) -> bool:
+        """Wait while the run's first request is out; True for the caller who sends it.
+
+        Raises the run's verdict when the key was refused; returns False (without
+        waiting for a slot) once ``cancelled`` is set, so the caller can stop.
+        """
+        with self._cond:
+            while not self.settled:
+                if not self._in_flight:
+                    self._in_flight = True
+                    return True
+                if cancelled is not None and cancelled.is_set():
+                    return False
+                self._cond.wait(0.05)
+            if self.key_refused is not None:
+                raise AuthenticationError(str(self.key_refused))
+            return False
+
+    def settle(self) -> None:
+        """The first request is answered (or given up): let the others go."""
+        with self._cond:
+            self.settled = True
+            self._in_flight = False
+            self._cond.notify_all()
+
+    def refuse_key(self, status: int) -> AuthenticationError:
+        """Record that the key is wrong; every waiting request gets this error."""
+        with self._cond:
+            if self.key_refused is None:
+                self.key_refused = AuthenticationError(AUTH_HELP.format(status=status))
+            return self.key_refused
+
+    def decide(
+        self, refused_path: str, api_key: object, probe: Callable[[Endpoint], int | None]
+    ) -> bool | None:
+        """After a 403/404 on the first request: is the key wrong? None: undecided.
+
+        ``probe`` sends one request to an endpoint and returns its status (None when
+        nothing came back). Only called while no other request is out.
+        """
+        decider = decider_for(refused_path, api_key)
+        if decider is None:
+            return None
+        status = probe(decider)
+        if status is None or status in {403, 404}:
+            return None  # the decider is missing too, or unreachable: the run decides later
+        if status == 401:
+            return True
+        self.answered_by = decider.path
+        return False
+
+
+def decider_for(refused_path: str, api_key: object) -> Endpoint | None:
+    """An endpoint whose refusal of a wrong key is unambiguous (401): a report endpoint."""
+    kind = "admin" if is_admin_key(api_key) else "analytics"
+    for endpoint in ENDPOINTS:
+        if endpoint.family == "report" and endpoint.path != refused_path and kind in endpoint.keys:
+            return endpoint
+    return None
+
+
+_runs: weakref.WeakKeyDictionary[object, FirstContact] = weakref.WeakKeyDictionary()
+_runs_lock = threading.Lock()
+
+
+def first_contact_of(run: object) -> FirstContact:
+    """The ``FirstContact`` of one run (keyed by its tap object)."""
+    with _runs_lock:
+        contact = _runs.get(run)
+        if contact is None:
+            contact = _runs[run] = FirstContact()
+        return contact

@@ -173,8 +173,10 @@ class SlidingWindowRateLimiter:
         while self.allowed < self.limit and now - self._quiet_since >= self.window:
             self._quiet_since += self.window
             self._quiet_windows += 1
-            step = 1 if self._quiet_windows <= GENTLE_WINDOWS else 2 ** (
-                self._quiet_windows - GENTLE_WINDOWS
+            step = (
+                1
+                if self._quiet_windows <= GENTLE_WINDOWS
+                else 2 ** (self._quiet_windows - GENTLE_WINDOWS)
             )
             self.allowed = min(float(self.limit), self.allowed + step)
         if self.allowed >= self.limit:

@@ -1,4 +1,14 @@
-"""How long to wait before retrying a failed request.
+"""Retrying failed requests: this module replaces the SDK's backoff hooks.
+
+``RESTStream.request_decorator`` builds ``backoff.on_exception`` from
+``backoff_wait_generator``, ``backoff_max_tries`` and ``backoff_jitter``. Those hooks
+cannot express what this API needs: a total time budget (``max_retry_seconds``) instead
+of a number of tries, giving up at once when the server's ``retry-after`` ends after that
+budget or when a host was never reached, and a limiter slot taken by every attempt. So
+``AnalyticsStream.request_decorator`` calls ``retrying`` below instead, and only the SDK's
+``backoff_handler`` hook is kept (it writes the one line per retry).
+
+How long to wait before retrying a failed request:
 
 A 429 means the organization's shared budget is used up, possibly by another tool, so
 the wait honours ``retry-after`` (seconds or an HTTP-date) and otherwise backs off
@@ -15,12 +25,27 @@ import email.utils
 import math
 import random
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
 
+import backoff
+import requests
 from singer_sdk.exceptions import RetriableAPIError
 
 BASE_WAIT_SECONDS = 2.0
 MAX_WAIT_SECONDS = 60.0
+
+# What is retried: the SDK's own list (``RESTStream.request_decorator``).
+RETRIABLE_EXCEPTIONS = (
+    ConnectionResetError,
+    RetriableAPIError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+T = TypeVar("T")
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -74,3 +99,30 @@ def wait_generator() -> Generator[float, BaseException | None, None]:
             wait = exponential_wait(attempt)
         attempt += 1
         exc = yield wait
+
+
+def retrying(
+    attempt: Callable[[], T],
+    *,
+    budget: float,
+    giveup: Callable[[BaseException], bool],
+    on_backoff: Callable[[Any], None],
+    on_giveup: Callable[[Any], None],
+) -> T:
+    """Call ``attempt`` until it succeeds, retrying transient failures within ``budget`` s.
+
+    ``giveup`` ends the retries early; ``on_backoff`` logs each retry (the stream's
+    ``backoff_handler``) and ``on_giveup`` the last failure. ``backoff`` logs nothing
+    itself, so there is exactly one line per retry.
+    """
+    decorated = backoff.on_exception(
+        wait_generator,
+        RETRIABLE_EXCEPTIONS,
+        max_time=budget,
+        giveup=giveup,
+        on_backoff=on_backoff,
+        on_giveup=on_giveup,
+        jitter=None,  # wait_generator adds its own
+        logger=None,
+    )(attempt)
+    return decorated()

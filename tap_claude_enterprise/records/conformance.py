@@ -23,10 +23,26 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
-from singer_sdk.helpers._typing import (
-    _is_exclusive_boolean_type,
-    is_object_type,
-)
+# The SDK's schema predicates live in a private module (``singer_sdk.helpers._typing``);
+# these are copies, and tests/test_sdk_contract.py fails if the SDK's ever disagree.
+
+
+def is_object_type(property_schema: dict[str, Any]) -> bool | None:
+    """Whether a property is an object (None if the schema names no type)."""
+    if "anyOf" not in property_schema and "type" not in property_schema:
+        return None
+    return any(
+        "object" in property_type or property_type == "object"
+        for property_type in property_schema.get("anyOf", [property_schema.get("type")])
+    )
+
+
+def is_exclusive_boolean_type(property_schema: dict[str, Any]) -> bool:
+    """Whether a property is a boolean and nothing else (null aside)."""
+    if "type" not in property_schema:
+        return False
+    kind = property_schema["type"]
+    return kind in ("boolean", ["boolean"]) or set(kind) == {"boolean", "null"}
 
 
 class RecordPlan:
@@ -45,7 +61,7 @@ class RecordPlan:
                 continue
             if is_object_type(sub) and "properties" in sub:
                 self.objects[name] = RecordPlan(sub)
-            if _is_exclusive_boolean_type(sub):
+            if is_exclusive_boolean_type(sub):
                 booleans.add(name)
         self.booleans = frozenset(booleans)
 

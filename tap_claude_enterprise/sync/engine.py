@@ -132,8 +132,8 @@ class ChainStream(FitsRecords, AnalyticsStream, Generic[K]):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The stream's records, timed for the run summary; a 403/404 skips the stream."""
         del context  # no partitions: each stream walks its own chains
-        access = self.run.endpoint_access
-        with self.progress.timed(), skipped_when_refused(access, self.name, self.logger):
+        refused = skipped_when_refused(self.run.endpoint_access, self.name, self.logger)
+        with self.progress.timed(), refused, self.bookmarks_only_at_commits():
             yield from self.stream_records()
 
     def stream_records(self) -> Iterable[dict[str, Any]]:
@@ -281,7 +281,7 @@ class ChainStream(FitsRecords, AnalyticsStream, Generic[K]):
         """
         state = self.stream_state
         state["replication_key"] = self.replication_key
-        state["replication_key_value"] = value
+        state["replication_key_value"] = self.committed_bookmark = value  # see http/client.py
         state.pop("starting_replication_value", None)
         if self.get_batch_config(self.config) is None:
             self.finalize_state_progress_markers(state)
