@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 import requests
-from singer_sdk import Tap
+from singer_sdk import Stream, Tap
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.capabilities import TapCapabilities
@@ -44,30 +44,30 @@ class TapClaudeEnterprise(Tap):
     config_jsonschema = settings.CONFIG_SCHEMA
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The SDK's set-up, then the checks JSON Schema cannot express, in one message.
+
+        Every reason is redacted (no key, no e-mail), and the message lists them all:
+        Meltano shows only a plugin's last line, so it must be the reasons, not the
+        SDK's bare "Config validation failed".
+        """
         # What this run learns; handed to every stream (``stream.run``).
         self.run = RunContext()
         self.connection_test_error = ""
-        super().__init__(*args, **kwargs)
-        install_secret_filter(self.config.get("api_key"))
-        install_secret_filter(self.config.get("email_hash_key"))
-
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Validate settings; messages never repeat the key's value."""
-        install_secret_filter(self.config.get("api_key"))
-        install_secret_filter(self.config.get("email_hash_key"))
-        errors = super()._validate_config(raise_errors=False)
-        errors += settings.settings_errors(self.config)
-        errors = [redact(str(e), limit=1000) for e in errors]  # room for allowed values
-        if errors and raise_errors:
-            summary = "Config validation failed: " + "; ".join(errors)
-            ctx = click.get_current_context(silent=True)
-            if ctx is not None:
-                # Meltano (`meltano config test`, `meltano run`) shows only a plugin's last
-                # output line: make it the reasons, not the SDK's bare "Config validation failed".
-                self.logger.error("%s", summary)
-                ctx.exit(1)
-            raise ConfigValidationError(summary, errors=errors)
-        return errors
+        config = kwargs.get("config")
+        if isinstance(config, dict):  # before the SDK can log anything about it
+            install_secret_filters(config)
+        errors: list[str] = []
+        try:
+            super().__init__(*args, **kwargs)
+        except ConfigValidationError as exc:
+            errors = [str(e) for e in exc.errors] or [str(exc)]
+        install_secret_filters(self.config)
+        if kwargs.get("validate_config", True):
+            errors += settings.settings_errors(self.config)
+        if errors:
+            reasons = [redact(e, limit=1000) for e in errors]  # room for allowed values
+            summary = "Config validation failed: " + "; ".join(reasons)
+            raise ConfigValidationError(summary, errors=reasons)
 
     @property
     def endpoint_access(self) -> EndpointAccess:
@@ -83,15 +83,27 @@ class TapClaudeEnterprise(Tap):
             streams.append(stream)
         return streams  # type: ignore[return-value]
 
-    def load_streams(self) -> list[AnalyticsStream]:  # type: ignore[override]
-        """Keep the table's order (the SDK sorts by name): summaries must sync first."""
+    @property
+    def streams(self) -> dict[str, Stream]:
+        """The SDK's streams, in the table's order (it sorts them by name).
+
+        ``summaries`` must sync first: its answer names the latest day the API serves
+        before the per-day streams start.
+        """
+        streams = super().streams
         order = {e.name: i for i, e in enumerate(endpoints.ENDPOINTS)}
-        streams = super().load_streams()
-        return sorted(streams, key=lambda s: order.get(s.name, len(order)))  # type: ignore[return-value]
+        ordered = sorted(streams.items(), key=lambda item: order.get(item[0], len(order)))
+        if list(streams) != [name for name, _ in ordered]:
+            streams.clear()
+            streams.update(ordered)
+        return streams
 
     # --- run summary --------------------------------------------------------------
 
-    def sync_all(self) -> None:
+    # ``sync_all`` and ``run_connection_test`` are ``@final`` in singer-sdk 0.54, but they
+    # are the only places a tap can act before and after a whole run: both call or replace
+    # the SDK's own behaviour visibly (tests/test_sdk_contract.py pins what they rely on).
+    def sync_all(self) -> None:  # type: ignore[misc]
         """Sync every selected stream, then log one summary line per stream."""
         self.run.started = time.monotonic()
         self.run.skipped_streams = skip_streams_key_cannot_read(
@@ -105,7 +117,7 @@ class TapClaudeEnterprise(Tap):
 
     # --- connection test ----------------------------------------------------------
 
-    def run_connection_test(self) -> bool:
+    def run_connection_test(self) -> bool:  # type: ignore[misc]
         """One cheap authenticated request (no sync): a week-old daily summary.
 
         ``/summaries`` rows hold no personal data, and a day a week back is served by
@@ -274,3 +286,9 @@ def _probe(stream: AnalyticsStream, context: dict[str, str]) -> str | None:
 
 if __name__ == "__main__":
     TapClaudeEnterprise.cli()
+
+
+def install_secret_filters(config: Any) -> None:
+    """Keep the configured secrets out of every log line from now on."""
+    install_secret_filter(config.get("api_key"))
+    install_secret_filter(config.get("email_hash_key"))

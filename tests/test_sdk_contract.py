@@ -23,6 +23,7 @@ import pytest
 from singer_sdk import Stream
 from singer_sdk.helpers import _typing as sdk_typing  # the contract checks the private side
 
+from tap_claude_enterprise import endpoints
 from tap_claude_enterprise.http.client import AnalyticsStream
 from tap_claude_enterprise.records import conformance
 from tap_claude_enterprise.sandbox import SandboxServer
@@ -141,3 +142,15 @@ def test_state_holds_the_last_committed_bookmark_not_the_last_record(tap, monkey
         pass
 
     assert stream.stream_state["replication_key_value"] == day.isoformat()
+
+
+def test_the_tap_wraps_public_run_hooks_whose_shape_it_relies_on():
+    """``sync_all`` and ``run_connection_test`` (``@final`` in the SDK) are wrapped; the
+    stream order is set on the ``streams`` mapping the SDK builds."""
+    from singer_sdk import Tap
+
+    assert list(inspect.signature(Tap.sync_all).parameters) == ["self"]
+    assert list(inspect.signature(Tap.run_connection_test).parameters) == ["self"]
+    assert isinstance(inspect.getattr_static(Tap, "streams"), property)
+    tap = TapClaudeEnterprise(config={"api_key": "sk-ant-api01-test"}, validate_config=False)
+    assert list(tap.streams) == [e.name for e in endpoints.ENDPOINTS]
