@@ -83,6 +83,19 @@ class TapClaudeEnterprise(Tap):
             streams.append(stream)
         return streams  # type: ignore[return-value]
 
+    @property
+    def catalog_dict(self) -> dict:
+        """The SDK's catalog, with each stream's schema exactly as the tap declares it.
+
+        The SDK's schema model drops keywords it does not know, among them the
+        ``precision`` and ``scale`` of money columns, without which target-snowflake
+        creates NUMBER(38, 0) and loses the cents' fraction (records/shaping.py).
+        """
+        catalog = super().catalog_dict
+        for entry in catalog["streams"]:
+            entry["schema"] = self.streams[entry["tap_stream_id"]].schema
+        return catalog
+
     def load_streams(self) -> list[AnalyticsStream]:  # type: ignore[override]
         """Keep the table's order (the SDK sorts by name): summaries must sync first."""
         order = {e.name: i for i, e in enumerate(endpoints.ENDPOINTS)}
