@@ -84,6 +84,19 @@ class TapClaudeEnterprise(Tap):
         return streams  # type: ignore[return-value]
 
     @property
+    def catalog_dict(self) -> dict:
+        """The SDK's catalog, with each stream's schema exactly as the tap declares it.
+
+        The SDK's schema model drops keywords it does not know, among them the
+        ``precision`` and ``scale`` of money columns, without which target-snowflake
+        creates NUMBER(38, 0) and loses the cents' fraction (records/shaping.py).
+        """
+        catalog = super().catalog_dict
+        for entry in catalog["streams"]:
+            entry["schema"] = self.streams[entry["tap_stream_id"]].schema
+        return catalog
+
+    @property
     def streams(self) -> dict[str, Stream]:
         """The SDK's streams, in the table's order (it sorts them by name).
 

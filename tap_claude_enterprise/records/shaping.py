@@ -1,8 +1,13 @@
 """Record shaping every stream family shares: exact money, envelope columns, key columns.
 
 Money arrives in cents, as decimal strings (or numbers, parsed to ``Decimal`` by the
-client): it stays exact, and ``*_usd`` columns are a power-of-ten shift of it, never a
-float. A null in a primary-key column becomes ``""``: a warehouse cannot upsert on null.
+client). It is emitted as a decimal *string* in plain notation, and its schema is
+``MONEY_SCHEMA`` (singer-sdk's ``x-singer.decimal`` with a precision and a scale), so
+every common loader creates an exact column: NUMERIC(38, 8) in PostgreSQL, NUMBER(38, 8)
+in Snowflake, STRING in BigQuery (the dbt staging casts it to NUMERIC), never a float.
+Scale 8: the API sends cents with up to 6 decimals, and dollars are cents shifted by 2.
+``*_usd`` columns are that exact shift. A null in a primary-key column becomes ``""``: a
+warehouse cannot upsert on null.
 """
 
 from __future__ import annotations
@@ -12,13 +17,18 @@ from decimal import Decimal
 from typing import Any
 
 MISSING_KEY = ""
+# The schema of every money column (schemas/*.json use it; tests/test_money_schema.py
+# checks that every money column of the endpoint table does).
+MONEY_PRECISION = 38
+MONEY_SCALE = 8
+MONEY_SCHEMA = {
+    "type": ["string", "null"],
+    "format": "x-singer.decimal",
+    "precision": MONEY_PRECISION,
+    "scale": MONEY_SCALE,
+}
 # Envelope fields copied onto every row of the report and usage/cost families.
 ENVELOPE_COLUMNS = ("organization_id", "data_refreshed_at")
-
-
-def exact(value: Any) -> Any:
-    """A decimal string as an exact ``Decimal``; anything else unchanged."""
-    return Decimal(value) if isinstance(value, str) else value
 
 
 def cents(value: Any) -> Decimal | None:
@@ -35,12 +45,17 @@ def cents_to_usd(amount: Decimal) -> Decimal:
     return amount.scaleb(-2)
 
 
+def money_text(amount: Decimal | None) -> str | None:
+    """An exact amount as the decimal string a record carries (plain notation, no exponent)."""
+    return None if amount is None else format(amount, "f")
+
+
 def exact_fields(row: dict[str, Any], names: Iterable[str]) -> None:
-    """Turn the decimal strings of ``names`` into exact decimals, in place."""
+    """Money fields of ``names`` as exact decimal strings, in place (others unchanged)."""
     for name in names:
-        value = row.get(name)
-        if isinstance(value, str):
-            row[name] = Decimal(value)
+        amount = cents(row.get(name))
+        if amount is not None:
+            row[name] = money_text(amount)
 
 
 def add_money(
@@ -54,9 +69,9 @@ def add_money(
     for name in names:
         amount = cents((row if source is None else source).get(name))
         if source is not None:
-            source[name] = amount
-        row[name] = amount
-        row[f"{name}_usd"] = None if amount is None else cents_to_usd(amount)
+            source[name] = money_text(amount)
+        row[name] = money_text(amount)
+        row[f"{name}_usd"] = None if amount is None else money_text(cents_to_usd(amount))
 
 
 def add_envelope(row: dict[str, Any], envelope: Mapping[str, Any]) -> None:
