@@ -39,6 +39,18 @@ ENGAGEMENT_KEYS = {
 }
 
 
+def _decimals(record: dict, schema: dict) -> dict:
+    """A copy of the record with its x-singer.decimal strings as ``Decimal``, at any depth."""
+    out = dict(record)
+    for name, prop in (schema.get("properties") or {}).items():
+        value = record.get(name)
+        if prop.get("format") == "x-singer.decimal" and isinstance(value, str):
+            out[name] = Decimal(value)
+        elif isinstance(value, dict) and "properties" in prop:
+            out[name] = _decimals(value, prop)
+    return out
+
+
 @dataclass
 class TapRun:
     """What one sync wrote: messages by type, records by stream, and the log."""
@@ -46,10 +58,32 @@ class TapRun:
     messages: list[dict] = field(default_factory=list)
     log: str = ""
     error: BaseException | None = None
+    _records: tuple[int, dict[str, list[dict]]] | None = field(default=None, repr=False)
 
     @property
     def records(self) -> dict[str, list[dict]]:
-        """Records by stream."""
+        """Records by stream, money as a loader reads it.
+
+        Money columns are decimal strings with ``format: x-singer.decimal`` in the SCHEMA
+        (tests/test_reports.py checks the text itself); here they become ``Decimal``, as
+        every SQL loader makes NUMERIC of them, so tests can sum them.
+        """
+        if self._records is not None and self._records[0] == len(self.messages):
+            return self._records[1]  # the same objects each time: tests may edit them
+        out: dict[str, list[dict]] = defaultdict(list)
+        money: dict[str, dict] = {}
+        for message in self.messages:
+            if message["type"] == "SCHEMA":
+                money[message["stream"]] = message["schema"]
+            elif message["type"] == "RECORD":
+                record = _decimals(message["record"], money.get(message["stream"], {}))
+                out[message["stream"]].append(record)
+        self._records = (len(self.messages), out)
+        return out
+
+    @property
+    def written_records(self) -> dict[str, list[dict]]:
+        """Records by stream exactly as the tap wrote them (money as decimal strings)."""
         out: dict[str, list[dict]] = defaultdict(list)
         for message in self.messages:
             if message["type"] == "RECORD":

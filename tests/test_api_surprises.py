@@ -73,7 +73,7 @@ def schemas_of(run: TapRun) -> dict[str, dict]:
 def assert_records_match_schema(run: TapRun) -> None:
     """Every record validates against the SCHEMA message its stream sent."""
     schemas = schemas_of(run)
-    for stream, records in run.records.items():
+    for stream, records in run.written_records.items():
         validator = jsonschema.Draft202012Validator(schemas[stream])
         for record in records:
             errors = list(validator.iter_errors(record))

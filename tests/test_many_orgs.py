@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from singer_sdk.exceptions import ConfigValidationError
 
 from tap_claude_enterprise.sandbox.data import OrgConfig, SyntheticOrg
 from tap_claude_enterprise.sandbox.server import SandboxServer
@@ -178,9 +179,8 @@ def test_organization_label_is_in_every_record_schema_and_key(
 
 @pytest.mark.parametrize("label", ["", "  ", " acme", "x" * 201])
 def test_a_blank_or_odd_label_is_refused(label: str) -> None:
-    errors = TapClaudeEnterprise(
-        config={"api_key": "sk-ant-api01-test", "organization_label": label},
-        validate_config=False,
-    )._validate_config(raise_errors=False)
+    with pytest.raises(ConfigValidationError) as refused:
+        TapClaudeEnterprise(config={"api_key": "sk-ant-api01-test", "organization_label": label})
+    errors = refused.value.errors
     assert any("organization_label must" in e for e in errors)
     assert all(label.strip() not in e for e in errors if label.strip())

@@ -152,7 +152,8 @@ def test_cost_totals_are_exact_to_the_micro_cent(sixty_days):
         )
 
 
-def test_amounts_are_written_as_exact_json_numbers(make_sandbox):
+def test_amounts_are_written_as_exact_decimal_strings(make_sandbox):
+    """Money is a decimal string in plain notation (x-singer.decimal), never a float."""
     sandbox = make_sandbox(precision_job=True)
     config = tap_config(sandbox)
     run = run_tap(config)
@@ -168,8 +169,13 @@ def test_amounts_are_written_as_exact_json_numbers(make_sandbox):
         if '"stream":"user_cost_report"' in line and str(whale[0]["user_id"]) in line
     )
     amount_text = line.split('"amount":', 1)[1].split(",", 1)[0]
-    assert Decimal(amount_text) == Decimal(format_micro(_micro_of(amount_text)))
-    assert not amount_text.startswith('"')
+    assert amount_text.startswith('"')
+    assert amount_text.endswith('"')
+    amount = amount_text.strip('"')
+    assert "E" not in amount.upper()
+    assert Decimal(amount) == Decimal(format_micro(_micro_of(amount)))
+    usd = line.split('"amount_usd":', 1)[1].split(",", 1)[0].strip('"')
+    assert Decimal(usd) == Decimal(amount).scaleb(-2)
 
 
 def _micro_of(text: str) -> int:
