@@ -12,7 +12,13 @@ Families (what a stream family class in ``streams/`` implements; traits it reads
   - ``report``: RFC 3339 windows of up to 31 days, paged with ``next_page``/``has_more``
     (``measure``: usage or cost; ``per_user``);
   - ``usage_cost``: the beta ``/usage`` and ``/cost`` endpoints (windows, ``group_by[]``;
-    ``measure``).
+    ``measure``);
+  - ``spend_limits``: the Spend Limits API (Admin API, ``read:spend_limits``): the whole
+    current state, read once per run and stamped with the day read (``money``).
+
+``base`` is the path an entry's ``path`` is relative to: the analytics endpoints live
+under ``/v1/organizations/analytics/``, the spend-limit endpoints under
+``/v1/organizations/``.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-Family = Literal["daily", "summaries", "report", "usage_cost"]
+Family = Literal["daily", "summaries", "report", "usage_cost", "spend_limits"]
 KeyKind = Literal["analytics", "admin"]
 Window = Literal["day", "day_range", "time_window"]
 
@@ -31,6 +37,11 @@ Window = Literal["day", "day_range", "time_window"]
 # (availability.py): this is what the docs say, not a guess the tap relies on alone.
 ANALYTICS_ONLY: frozenset[KeyKind] = frozenset({"analytics"})
 ANALYTICS_OR_ADMIN: frozenset[KeyKind] = frozenset({"analytics", "admin"})
+# The Spend Limits API: an Admin key with read:spend_limits (``admin_api_key``, or an
+# Admin key in ``api_key``); never the Analytics key.
+ADMIN_ONLY: frozenset[KeyKind] = frozenset({"admin"})
+ANALYTICS_BASE = "/v1/organizations/analytics"
+ORGANIZATION_BASE = "/v1/organizations"
 
 
 @dataclass(frozen=True)
@@ -38,7 +49,7 @@ class Endpoint:
     """One API endpoint and the stream that reads it."""
 
     name: str  # the stream (and table) name
-    path: str  # under /v1/organizations/analytics/
+    path: str  # under ``base``
     family: Family
     primary_keys: tuple[str, ...]  # fixed keys; report families add the grouped dimensions
     replication_key: str
@@ -53,6 +64,12 @@ class Endpoint:
     money: tuple[str, ...] = ()  # decimal strings in cents, kept exact
     # Family-specific traits (e.g. ``measure``: usage or cost; ``per_user``).
     traits: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    base: str = ANALYTICS_BASE  # the API path ``path`` is relative to
+
+    @property
+    def url_path(self) -> str:
+        """The endpoint's full path (``/v1/organizations/analytics/users``)."""
+        return f"{self.base}/{self.path}"
 
     @property
     def schema_file(self) -> str:
@@ -219,6 +236,52 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         keys=ANALYTICS_OR_ADMIN,
         money=("amount", "list_amount"),
         traits=_traits(measure="cost"),
+    ),
+    # The Spend Limits API (Admin API, public beta): current state only, so every run
+    # reads all of it and stamps it with the day read (``read_on``).
+    Endpoint(
+        name="spend_limits_effective",
+        path="spend_limits/effective",
+        family="spend_limits",
+        primary_keys=("read_on", "user_id", "period"),
+        replication_key="read_on",
+        window="day",
+        page_size=1000,  # the first page asks for this; a refusal teaches the maximum
+        description="Each member's effective spend limit and period-to-date spend, by day read.",
+        keys=ADMIN_ONLY,
+        money=("amount", "period_to_date_spend"),
+        base=ORGANIZATION_BASE,
+        traits=_traits(user_id_from=(("actor", "user_id"), ("scope", "user_id"))),
+    ),
+    Endpoint(
+        name="spend_limits",
+        path="spend_limits",
+        family="spend_limits",
+        primary_keys=("id",),
+        replication_key="read_on",
+        window="day",
+        page_size=1000,
+        description="Configured spend limits at every scope (user, seat tier, group, org).",
+        keys=ADMIN_ONLY,
+        money=("amount",),
+        base=ORGANIZATION_BASE,
+    ),
+    Endpoint(
+        name="spend_limit_increase_requests",
+        path="spend_limit_increase_requests",
+        family="spend_limits",
+        primary_keys=("id",),
+        replication_key="read_on",
+        window="day",
+        page_size=1000,
+        description="Members' requests for a higher spend limit, with status and resolution.",
+        keys=ADMIN_ONLY,
+        base=ORGANIZATION_BASE,
+        # The live effective row of a pending request: its money, exact, nested.
+        traits=_traits(
+            user_id_from=(("actor", "user_id"),),
+            nested_money={"spend_summary": ("amount", "period_to_date_spend")},
+        ),
     ),
 )
 

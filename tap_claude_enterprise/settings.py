@@ -41,6 +41,20 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
             "with one line each."
         ),
     ),
+    # --- the Spend Limits API (issue 17): one block ---
+    th.Property(
+        "admin_api_key",
+        th.StringType(nullable=True),
+        secret=True,
+        title="Admin API key (spend limits)",
+        description=(
+            "Optional. A Claude Enterprise Admin API key (sk-ant-admin01-...) with the "
+            "read:spend_limits scope, created by the Primary Owner: the "
+            f"{', '.join(e.name for e in endpoints.ENDPOINTS if e.keys == endpoints.ADMIN_ONLY)} "
+            "streams send it (every other stream sends api_key). Without it, an Admin key "
+            "in api_key is tried; with neither, those streams are skipped in one line."
+        ),
+    ),
     th.Property(
         "api_url",
         th.StringType(nullable=False),

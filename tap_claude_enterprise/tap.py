@@ -24,8 +24,11 @@ from tap_claude_enterprise.run import RunContext
 from tap_claude_enterprise.streams import stream_types
 from tap_claude_enterprise.sync.availability import EndpointAccess
 from tap_claude_enterprise.sync.key_access import (
+    ADMIN_KEY_SETTING,
     admin_readable,
+    analytics_and_admin,
     is_admin_key,
+    skip_spend_limits_without_key,
     skip_streams_key_cannot_read,
 )
 from tap_claude_enterprise.sync.stats import log_summary
@@ -121,7 +124,7 @@ class TapClaudeEnterprise(Tap):
         self.run.started = time.monotonic()
         self.run.skipped_streams = skip_streams_key_cannot_read(
             self.config.get("api_key"), self.streams, self.logger
-        )
+        ) + skip_spend_limits_without_key(self.config, self.streams, self.logger)
         try:
             super().sync_all()
             self.run.endpoint_access.raise_if_key_refused()
@@ -157,14 +160,14 @@ class TapClaudeEnterprise(Tap):
             "the Usage and Cost Analytics API beta (otherwise a sync skips those %s).",
             USER_AGENT,
             number_word(len(endpoints.ENDPOINTS) - len(admin_readable())),
-            " and ".join(admin_readable()),
-            number_word(len(admin_readable())),
+            " and ".join(analytics_and_admin()),
+            number_word(len(analytics_and_admin())),
         )
         return True
 
     def _admin_key_connection_test(self) -> bool:
         """An Admin key reads only usage and cost: probe /usage with one request."""
-        stream = self.streams[admin_readable()[0]]
+        stream = self.streams[analytics_and_admin()[0]]
         assert isinstance(stream, AnalyticsStream)
         end = utc_now().replace(hour=0, minute=0, second=0, microsecond=0)
         end -= dt.timedelta(days=CONNECTION_TEST_DAYS_BACK)
@@ -304,4 +307,5 @@ if __name__ == "__main__":
 def install_secret_filters(config: Any) -> None:
     """Keep the configured secrets out of every log line from now on."""
     install_secret_filter(config.get("api_key"))
+    install_secret_filter(config.get(ADMIN_KEY_SETTING))
     install_secret_filter(config.get("email_hash_key"))

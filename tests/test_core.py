@@ -10,6 +10,7 @@ from singer_sdk.testing import SuiteConfig, get_tap_test_class
 from tap_claude_enterprise.sandbox import SANDBOX_API_KEY, SandboxServer
 from tap_claude_enterprise.sandbox.data import OrgConfig
 from tap_claude_enterprise.sandbox.server import SandboxSettings
+from tap_claude_enterprise.sandbox.settings import SANDBOX_LIMITS_KEY
 from tap_claude_enterprise.tap import TapClaudeEnterprise
 from tests.helpers import FAST_RATE
 
@@ -21,6 +22,8 @@ atexit.register(_SANDBOX.stop)
 
 SAMPLE_CONFIG = {
     "api_key": SANDBOX_API_KEY,
+    # The spend-limit streams need an Admin key with read:spend_limits (issue 17).
+    "admin_api_key": SANDBOX_LIMITS_KEY,
     "api_url": _SANDBOX.url,
     "start_date": (_SANDBOX.latest_day() - dt.timedelta(days=6)).isoformat(),
     "max_requests_per_minute": FAST_RATE,

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from tap_claude_enterprise import endpoints
-from tap_claude_enterprise.endpoints import ENDPOINTS, Endpoint
+from tap_claude_enterprise.endpoints import ANALYTICS_BASE, ENDPOINTS, Endpoint
 from tap_claude_enterprise.sandbox import SANDBOX_API_KEY, Fault, SandboxServer
 from tap_claude_enterprise.sandbox.data import DAILY_ROWS, SyntheticOrg
 from tap_claude_enterprise.sandbox.routes import FAMILY_HANDLERS, PREFIX
-from tap_claude_enterprise.sandbox.settings import SANDBOX_ADMIN_KEY
+from tap_claude_enterprise.sandbox.settings import SANDBOX_ADMIN_KEY, SANDBOX_LIMITS_KEY
 
 WIDGETS = Endpoint(
     name="widgets",
@@ -45,11 +45,15 @@ def widget_rows(org: SyntheticOrg, day: dt.date, latest: dt.date, shape: str) ->
 
 
 def get(
-    sandbox: SandboxServer, path: str, key: str | None = SANDBOX_API_KEY, **params: Any
+    sandbox: SandboxServer,
+    path: str,
+    key: str | None = SANDBOX_API_KEY,
+    prefix: str = PREFIX,
+    **params: Any,
 ) -> tuple[int, dict]:
-    """GET an API path; (status, JSON body) whatever the status."""
+    """GET an API path (under ``prefix``); (status, JSON body) whatever the status."""
     query = urllib.parse.urlencode(params, doseq=True)
-    request = urllib.request.Request(f"{sandbox.url}{PREFIX}{path}?{query}")
+    request = urllib.request.Request(f"{sandbox.url}{prefix}{path}?{query}")
     if key is not None:
         request.add_header("x-api-key", key)
     try:
@@ -143,6 +147,14 @@ def test_every_endpoint_of_the_table_is_routed(sandbox: SandboxServer) -> None:
         route = sandbox.routes[endpoint.path]
         assert route.endpoint is endpoint
         assert route.handler is FAMILY_HANDLERS[endpoint.family]
+        if endpoint.base != ANALYTICS_BASE:
+            # The Spend Limits endpoints need no parameter: served under their own base
+            # only, to the Admin key with read:spend_limits.
+            status, body = get(sandbox, endpoint.path, SANDBOX_LIMITS_KEY, endpoint.base + "/")
+            assert status == 200, (endpoint.name, body)
+            assert isinstance(body["data"], list)
+            assert get(sandbox, endpoint.path, SANDBOX_LIMITS_KEY)[0] == 404
+            continue
         # Reaching the handler: a request without its required parameters is a 400 of that
         # endpoint's own validation, never "no such endpoint".
         status, body = get(sandbox, endpoint.path)

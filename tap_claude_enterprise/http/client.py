@@ -119,6 +119,8 @@ class AnalyticsStream(RESTStream[str]):
     STATE_MSG_FREQUENCY = 10**12
     # Values in the response whose field is in cents and must stay exact.
     endpoint: ClassVar[str] = ""
+    # The API path ``endpoint`` is relative to (the endpoint table's ``base``).
+    api_base: ClassVar[str] = API_PATH
     # Set by the connection test: a short budget of its own, and no retrying a host
     # that cannot be resolved, refuses connections, or fails TLS.
     quick_check = False
@@ -145,8 +147,8 @@ class AnalyticsStream(RESTStream[str]):
 
     @property
     def url_base(self) -> str:
-        """``api_url`` plus the analytics path."""
-        return self.config.get("api_url", "https://api.anthropic.com").rstrip("/") + API_PATH
+        """``api_url`` plus the endpoint's base path (analytics, or the organization's)."""
+        return self.config.get("api_url", "https://api.anthropic.com").rstrip("/") + self.api_base
 
     @property
     def path(self) -> str:  # type: ignore[override]
@@ -156,7 +158,12 @@ class AnalyticsStream(RESTStream[str]):
     @property
     def authenticator(self) -> APIKeyAuthenticator:
         """The key goes in the ``x-api-key`` header, never in the URL."""
-        return APIKeyAuthenticator(key="x-api-key", value=self.config["api_key"], location="header")
+        return APIKeyAuthenticator(key="x-api-key", value=self.request_key, location="header")
+
+    @property
+    def request_key(self) -> str:
+        """The key this stream sends (a family whose endpoints need another key overrides it)."""
+        return str(self.config["api_key"])
 
     @property
     def requests_session(self) -> requests.Session:

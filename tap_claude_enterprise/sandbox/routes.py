@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from tap_claude_enterprise import endpoints as endpoint_table
-from tap_claude_enterprise.endpoints import Endpoint, Family
-from tap_claude_enterprise.sandbox import engagement, reports, usage_cost
+from tap_claude_enterprise.endpoints import ORGANIZATION_BASE, Endpoint, Family
+from tap_claude_enterprise.sandbox import engagement, reports, spend_limits, usage_cost
 from tap_claude_enterprise.sandbox.params import (
     MISSING_SCOPE,
     ApiError,
@@ -28,6 +28,8 @@ from tap_claude_enterprise.sandbox.params import (
 )
 
 PREFIX = "/v1/organizations/analytics/"
+# The Spend Limits endpoints (``base`` = ORGANIZATION_BASE) live directly under it.
+ORGANIZATION_PREFIX = ORGANIZATION_BASE + "/"
 
 Handler = Callable[[SandboxState, Endpoint, Params, Mapping[str, str]], dict]
 
@@ -50,6 +52,7 @@ FAMILY_HANDLERS: dict[Family, Handler] = {
     "summaries": _summaries,
     "report": _report,
     "usage_cost": usage_cost.answer,
+    "spend_limits": spend_limits.answer,
 }
 # What a wrong key gets: the engagement endpoints answer 404 (as the real API does), the
 # reports and Usage & Cost 401.
@@ -62,6 +65,7 @@ _WRONG_KEY: dict[Family, ApiError] = {
     ),
     "report": ApiError(401, "authentication_error", "invalid x-api-key"),
     "usage_cost": ApiError(401, "authentication_error", "invalid x-api-key"),
+    "spend_limits": ApiError(401, "authentication_error", "invalid x-api-key"),
 }
 
 
@@ -79,6 +83,34 @@ def build_routes(table: tuple[Endpoint, ...] | None = None) -> dict[str, Route]:
     return {e.path: Route(e, FAMILY_HANDLERS[e.family]) for e in entries}
 
 
+def route_path(routes: Mapping[str, Route], url_path: str) -> str | None:
+    """The route key of a request path (``users``, ``spend_limits/effective``), or None.
+
+    A spend-limit path is served only under its own base, an analytics path only under
+    ``PREFIX``.
+    """
+    if url_path.startswith(PREFIX):
+        path = url_path[len(PREFIX) :].strip("/")
+        route = routes.get(path)
+        return path if route is None or route.endpoint.base != ORGANIZATION_BASE else None
+    if url_path.startswith(ORGANIZATION_PREFIX):
+        path = url_path[len(ORGANIZATION_PREFIX) :].strip("/")
+        route = routes.get(path)
+        return path if route is not None and route.endpoint.base == ORGANIZATION_BASE else None
+    return None
+
+
+def key_kind(state: SandboxState, key: str | None) -> str:
+    """Which sandbox key a request carried (for the request log; never the key)."""
+    settings = state.settings
+    kinds = {
+        settings.api_key: "analytics",
+        settings.usage_cost.admin_key: "admin",
+        settings.spend_limits.key: "admin_spend_limits",
+    }
+    return kinds.get(key or "", "other")
+
+
 def check_key(state: SandboxState, endpoint: Endpoint | None, key: str | None) -> None:
     """Refuse a key the endpoint does not accept, as the API does.
 
@@ -89,6 +121,14 @@ def check_key(state: SandboxState, endpoint: Endpoint | None, key: str | None) -
     admin_key = settings.usage_cost.admin_key
     kinds = endpoint.keys if endpoint is not None else endpoint_table.ANALYTICS_ONLY
     if key == settings.api_key and "analytics" in kinds:
+        return
+    if endpoint is not None and endpoint.family == "spend_limits":
+        if key == settings.spend_limits.key:
+            return
+        if key in (settings.api_key, admin_key):  # a valid key without read:spend_limits
+            raise ApiError(403, "permission_error", spend_limits.MISSING_LIMITS_SCOPE)
+        raise _WRONG_KEY["spend_limits"]
+    if key == settings.spend_limits.key and "admin" in kinds:  # both Admin scopes
         return
     if key == admin_key:
         if "admin" in kinds:

@@ -248,10 +248,27 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, {"error": "unknown admin route"})
 
     def do_POST(self) -> None:
-        self._admin("POST", urlsplit(self.path).path)
+        self._write_refused("POST") or self._admin("POST", urlsplit(self.path).path)
 
     def do_DELETE(self) -> None:
-        self._admin("DELETE", urlsplit(self.path).path)
+        self._write_refused("DELETE") or self._admin("DELETE", urlsplit(self.path).path)
+
+    def _write_refused(self, method: str) -> bool:
+        """A write to the API (not /_sandbox/): logged with its method, answered 405.
+
+        The tap only reads; tests assert the log holds no write.
+        """
+        path = urlsplit(self.path).path
+        if path.startswith("/_sandbox/"):
+            return False
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        endpoint = routes.route_path(self.sandbox.routes, path) or path
+        self.sandbox.log({"t": time.time(), "endpoint": endpoint, "method": method,
+                          "params": {}, "status": 405, "rows": 0, "faults": []})  # fmt: skip
+        self._send_error(405, "invalid_request_error", f"{method} is not served by the sandbox")
+        return True
 
     # --- API ----------------------------------------------------------------------
 
@@ -260,15 +277,17 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path.startswith("/_sandbox/"):
             self._admin("GET", parts.path)
             return
-        if not parts.path.startswith(PREFIX):
+        sandbox = self.sandbox
+        endpoint = routes.route_path(sandbox.routes, parts.path)
+        if endpoint is None:
             self._send_error(404, "not_found_error", "no such endpoint")
             return
-        endpoint = parts.path[len(PREFIX) :].strip("/")
         params = parse_qs(parts.query, keep_blank_values=True)
-        sandbox = self.sandbox
         entry: dict[str, Any] = {
             "t": time.time(),
             "endpoint": endpoint,
+            "method": "GET",
+            "key_kind": routes.key_kind(sandbox, self.headers.get("x-api-key")),
             "params": params,
             "status": None,
             "rows": 0,

@@ -11,6 +11,18 @@ from tap_claude_enterprise.sandbox.data import OrgConfig
 
 SANDBOX_API_KEY = "sk-ant-api01-sandbox"
 SANDBOX_ADMIN_KEY = "sk-ant-admin01-sandbox"
+# An Admin key that also has read:spend_limits (SANDBOX_ADMIN_KEY lacks it: a 403 there).
+SANDBOX_LIMITS_KEY = "sk-ant-admin01-sandbox-limits"
+
+
+@dataclass
+class SpendLimitSettings:
+    """How the Spend Limits endpoints answer."""
+
+    enabled: bool = True  # False: 404, an organization without the API
+    key: str = SANDBOX_LIMITS_KEY  # the Admin key with read:spend_limits
+    max_limit: int = 1000
+    default_limit: int = 20
 
 
 @dataclass
@@ -60,3 +72,4 @@ class SandboxSettings:
     replay_dir: str | None = None
     org: OrgConfig = field(default_factory=OrgConfig)
     usage_cost: UsageCostSettings = field(default_factory=UsageCostSettings)
+    spend_limits: SpendLimitSettings = field(default_factory=SpendLimitSettings)

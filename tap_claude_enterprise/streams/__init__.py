@@ -20,6 +20,7 @@ from tap_claude_enterprise.http.client import SCHEMAS_DIR
 from tap_claude_enterprise.records.organization import OrganizationStreamSchema
 from tap_claude_enterprise.streams.engagement import DailyStream, SummariesStream
 from tap_claude_enterprise.streams.reports import ReportStream
+from tap_claude_enterprise.streams.spend_limits import SpendLimitsStream
 from tap_claude_enterprise.streams.usage_cost import UsageCostStream
 from tap_claude_enterprise.sync.engine import ChainStream
 
@@ -28,6 +29,7 @@ FAMILIES: dict[str, type[ChainStream[Any]]] = {
     "summaries": SummariesStream,
     "report": ReportStream,
     "usage_cost": UsageCostStream,
+    "spend_limits": SpendLimitsStream,
 }
 # Families whose keys follow the grouping settings (a property, not the table's keys).
 _GROUPED = (ReportStream, UsageCostStream)
@@ -41,6 +43,7 @@ def stream_class(endpoint: Endpoint) -> type[ChainStream[Any]]:
         "__module__": family.__module__,
         "name": endpoint.name,
         "endpoint": endpoint.path,
+        "api_base": endpoint.base,
         "spec": endpoint,
         "replication_key": endpoint.replication_key,
     }

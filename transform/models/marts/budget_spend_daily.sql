@@ -1,15 +1,55 @@
--- One row per budget (seed `budgets`) and UTC day: the spend that counts against it.
+-- One row per budget and UTC day: the spend that counts against it. Budgets come from the
+-- organization's synced spend limits (stream spend_limits_effective, last read): member =
+-- the member's effective monthly limit; rbac_group = the sum of the limits of the members
+-- whose limit comes from that group (a group limit is a per-member default, not a pool);
+-- organization = the sum of every finite member limit. Unlimited members have no member
+-- budget. Only when no limits were synced (an organization
+-- without the Spend Limits API) the seed `budgets` is used.
 -- organization: all traffic (cost report); member: the member's seat spend (matched by
 -- user_id or e-mail); rbac_group: the seat spend of the group's members, listed in the
 -- seed `rbac_group_members` or reported by the API in user_activity.rbac_group_id.
-with budgets as (
+with limits as (
+  select *
+  from {{ ref('stg_claude__spend_limits_effective') }}
+  where period = 'monthly'
+    and read_on = (select max(read_on) from {{ ref('stg_claude__spend_limits_effective') }})
+),
+
+synced as (
+  select 'member' as scope, user_id as scope_id, coalesce(actor_name, user_id) as label,
+         limit_usd as monthly_budget_usd
+  from limits
+  where not is_unlimited
+  union all
+  select 'rbac_group', source_rbac_group_id, source_rbac_group_id, sum(limit_usd)
+  from limits
+  where source_type = 'rbac_group' and source_rbac_group_id is not null
+  group by 2, 3
+  union all
+  select 'organization', '', 'Whole organization (sum of member limits)', sum(limit_usd)
+  from limits
+  having count(limit_usd) > 0
+),
+
+seeded as (
+  select scope, coalesce(scope_id, '') as scope_id, coalesce(label, scope_id, scope) as label,
+         monthly_budget_usd
+  from {{ ref('budgets') }}
+  where not exists (select 1 from limits)
+),
+
+budgets as (
   select
     {{ row_key(['scope', 'scope_id']) }} as budget_key,
     scope,
-    coalesce(scope_id, '') as scope_id,
-    coalesce(label, scope_id, scope) as label,
-    monthly_budget_usd
-  from {{ ref('budgets') }}
+    scope_id,
+    label,
+    cast(monthly_budget_usd as {{ decimal_type(38, 8) }}) as monthly_budget_usd
+  from (
+    select * from synced
+    union all
+    select * from seeded
+  ) as all_budgets
 ),
 
 group_members as (
