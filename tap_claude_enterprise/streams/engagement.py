@@ -51,6 +51,7 @@ class EngagementStream(ChainStream[Any]):
             start_date=parse_day(self.config.get("start_date")),
             bookmark=parse_day(self.stored_bookmark(self.stream_state)),
             lookback_days=int(self.config.get("engagement_lookback_days", 3)),
+            restate_from=self.restate_day(),
         )
         last = engagement_last_day(
             end_date=parse_day(self.config.get("end_date")), today=utc_now().date()
