@@ -17,7 +17,6 @@ Each family (``streams/``) supplies only what differs:
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -255,14 +254,9 @@ class ChainStream(FitsRecords, AnalyticsStream, Generic[K]):
         log_not_available(self.logger, self.name, what, exc.latest_day, str(exc))
 
     def time_window_bounds(self, bucket_width: str) -> TimeWindow | None:
-        """The span this run requests: from the earliest open month (or
-        ``cost_lookback_days`` before the bookmark, or ``restate_from``) onward."""
-        bookmark = self.stored_bookmark(self.stream_state)
-        return configured_report_bounds(self.config, bookmark, bucket_width, self.restate_day())
-
-    def restate_day(self) -> dt.date | None:
-        """The day ``restate_from`` names for this stream, unless its state says done."""
-        return restate.pending_day(self.config, self.name, self.stream_state)
+        """The span this run requests: from the earliest open month on (windows.py)."""
+        day = restate.pending_day(self.config, self.name, state := self.stream_state)
+        return configured_report_bounds(self.config, self.stored_bookmark(state), bucket_width, day)
 
     @cached_property
     def progress(self) -> Progress:
