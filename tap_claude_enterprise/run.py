@@ -9,9 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from tap_claude_enterprise.sync.availability import EndpointAccess
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -28,7 +32,17 @@ class RunContext:
     # Streams deselected before any request (an Admin key cannot read them).
     skipped_streams: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    # What the API taught about requests of one kind (e.g. the page maximum a 400 named
+    # on /usage and /cost), shared by every stream and window sending them: by kind.
+    learned_limits: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def limits_for(self, kind: str, make: Callable[[], T]) -> T:
+        """The run's learned limits of ``kind``, made by the first stream that asks."""
+        with self._lock:
+            if kind not in self.learned_limits:
+                self.learned_limits[kind] = make()
+            return self.learned_limits[kind]
 
     def learn_latest_available_day(self, day: dt.date | None) -> None:
         """Remember the newest day /summaries served (the earliest, if told twice)."""

@@ -22,6 +22,7 @@ from tap_claude_enterprise.streams.reports import (
     USAGE_DIMENSIONS,
     validate_group_by,
 )
+from tap_claude_enterprise.sync import restate
 from tap_claude_enterprise.sync.key_access import admin_readable
 from tap_claude_enterprise.sync.windows import API_FLOOR, parse_day
 
@@ -97,12 +98,24 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "cost_lookback_days",
-        th.IntegerType(nullable=False, minimum=0),
-        default=30,
+        th.IntegerType(nullable=True, minimum=0),
         title="Usage and cost lookback (days)",
         description=(
-            "Usage and cost streams re-read this many days before their bookmark on "
-            "every run, because Anthropic revises usage and spend for up to 30 days."
+            "Default: unset, and usage and cost streams re-read on every run from the 1st "
+            "of the earliest month Anthropic may still revise (the previous month until "
+            "the 10th, then the current one; revisions last until about 7 days after a "
+            "month ends). Set a number to re-read that many days before the bookmark "
+            "instead."
+        ),
+    ),
+    th.Property(
+        restate.SETTING,
+        th.ObjectType(additional_properties=th.DateType()),
+        title="Re-read streams from a day",
+        description=(
+            "For a data fix Anthropic announces: stream name -> day (YYYY-MM-DD), e.g. "
+            '{"user_activity": "2026-11-17"}. The next run re-reads each named stream from '
+            "that day, once (its state remembers the day); other streams are untouched."
         ),
     ),
     th.Property(
@@ -305,6 +318,7 @@ def settings_errors(config: Mapping[str, Any]) -> list[str]:
         except ValueError as exc:
             errors.append(str(exc))
     errors.extend(usage_cost.validate_usage_cost_settings(dict(config)))
+    errors.extend(restate.settings_errors(config, endpoints.names()))
     days = {}
     for setting in ("start_date", "end_date"):
         try:

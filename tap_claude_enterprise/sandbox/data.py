@@ -18,6 +18,8 @@ from functools import lru_cache
 from typing import Any
 
 FIRST_DAY = dt.date(2026, 1, 1)
+# Usage and spend of a month can be revised until this many days after it ends.
+MONTH_CLOSE_DAYS = 7
 
 PRODUCTS = ("chat", "claude_code", "cowork", "office_agent", "claude_in_chrome", "claude_design")
 MODELS = ("claude-opus-4-6", "claude-sonnet-4-6", "claude-haiku-4-5-20251001")
@@ -89,6 +91,18 @@ def _tagged_id(prefix: str, *parts: object) -> str:
         value, rem = divmod(value, 62)
         chars.append(_BASE62[rem])
     return prefix + "01" + "".join(chars)[:20]
+
+
+def first_revisable_day(today: dt.date) -> dt.date:
+    """The 1st of the earliest month the API still revises on ``today``.
+
+    "Until about 7 days after the end of the calendar month": the previous month up to
+    the 7th, then only the current one. The sandbox plays the API, so no margin here.
+    """
+    month = today.replace(day=1)
+    if today.day <= MONTH_CLOSE_DAYS:
+        return (month - dt.timedelta(days=1)).replace(day=1)
+    return month
 
 
 def format_micro(micro: int) -> str:
@@ -204,7 +218,9 @@ class OrgConfig:
     projects: int = 8
     removed_share: float = 0.08
     engagement_revision_days: int = 3
-    cost_revision_days: int = 30
+    # None: usage and spend change until 7 days after their month ends (the newest
+    # reference); a number: the older "for 30 days" rule, counted back from the watermark.
+    cost_revision_days: int | None = None
     # API keys and service accounts whose usage no seat user made: in the org-wide
     # reports and /usage, /cost, never in the per-user reports.
     api_keys: int = 2
@@ -355,8 +371,12 @@ class SyntheticOrg:
         return day_facts(self, day)
 
     def cost_bump(self, day: dt.date, refreshed_day: dt.date) -> int:
-        """How much a revision moves this day's spend (the last 30 days only)."""
-        recent = (refreshed_day - day).days < self.config.cost_revision_days
+        """How much a revision moves this day's spend (days whose month is still open)."""
+        days = self.config.cost_revision_days
+        if days is None:
+            recent = day >= first_revisable_day(refreshed_day)
+        else:
+            recent = (refreshed_day - day).days < days
         return self.revision if recent else 0
 
     def workspaces(self) -> list[str]:

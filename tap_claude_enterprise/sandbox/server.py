@@ -8,7 +8,7 @@ log, arm faults and revise data:
 ``GET /_sandbox/requests``    the request log (one entry per API request)
 ``POST /_sandbox/faults``     arm faults (a JSON list of ``Fault`` fields)
 ``DELETE /_sandbox/faults``   disarm every fault
-``POST /_sandbox/revise``     revise recent values (as the real API does for 30 days)
+``POST /_sandbox/revise``     revise recent values (spend: from the earliest open month on)
 ``POST /_sandbox/reset``      clear the request log and disarm faults
 """
 
@@ -120,7 +120,12 @@ class SandboxServer:
         self.faults.add(*faults)
 
     def revise(self) -> None:
-        """Revise recent values, as the API does within its revision windows."""
+        """Revise recent values, as the API does within its revision windows.
+
+        Engagement: the last few days. Usage and spend: every day from the 1st of the
+        earliest month not yet closed at the watermark (the previous month until 7 days
+        after its end), as the newest reference describes.
+        """
         with self._lock:
             self.org.revision += 1
 

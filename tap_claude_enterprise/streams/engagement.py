@@ -23,6 +23,7 @@ from singer_sdk.helpers.types import Context
 
 from tap_claude_enterprise.http.errors import BadRequestError, DateNotAvailableError
 from tap_claude_enterprise.records.shaping import MISSING_KEY, exact_fields, nested
+from tap_claude_enterprise.sync import restate
 from tap_claude_enterprise.sync.availability import DayLimit, first_recent_day
 from tap_claude_enterprise.sync.engine import ChainStream, Page
 from tap_claude_enterprise.sync.windows import (
@@ -51,6 +52,7 @@ class EngagementStream(ChainStream[Any]):
             start_date=parse_day(self.config.get("start_date")),
             bookmark=parse_day(self.stored_bookmark(self.stream_state)),
             lookback_days=int(self.config.get("engagement_lookback_days", 3)),
+            restate_from=restate.pending_day(self.config, self.name, self.stream_state),
         )
         last = engagement_last_day(
             end_date=parse_day(self.config.get("end_date")), today=utc_now().date()

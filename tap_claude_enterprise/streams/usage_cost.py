@@ -22,9 +22,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -203,7 +205,12 @@ class LimitLearnedError(FatalAPIError):
 
 @dataclass
 class RequestLimits:
-    """Page size and window span, shrunk when a 400 names (or implies) a maximum."""
+    """Page size and window span, shrunk when a 400 names (or implies) a maximum.
+
+    One per run, shared by ``usage`` and ``cost`` and all their windows (``RunContext``):
+    the run's first request goes alone and the others wait until it is answered
+    (``turn``), so a maximum is learned from one 400, not one per window in flight.
+    """
 
     page_size: int
     span: dt.timedelta
@@ -212,6 +219,29 @@ class RequestLimits:
     logger: Any
     learned: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set once the run's first request got an answer that taught nothing more.
+    answered: threading.Event = field(default_factory=threading.Event)
+    _asking: bool = False
+
+    @contextmanager
+    def turn(self, cancelled: threading.Event) -> Iterator[Callable[[], None]]:
+        """Wait until the first request was answered, unless this is it.
+
+        Yields ``done``, to call once a request of this turn was answered with rows;
+        leaving the turn (an error, another 400) also lets the others go.
+        """
+        with self.lock:
+            first = not self._asking and not self.answered.is_set()
+            self._asking = True
+        if not first:
+            while not self.answered.wait(0.05):
+                if cancelled.is_set():
+                    break
+        try:
+            yield self.answered.set
+        finally:
+            if first:
+                self.answered.set()
 
     def learn(self, message: str, sent_limit: int | None, sent_span: dt.timedelta | None) -> bool:
         """Shrink whatever a 400 ``message`` complains about; True if something shrank."""
@@ -291,14 +321,22 @@ class UsageCostStream(ChainStream[TimeWindow]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.limits = RequestLimits(
+        self._seen_shapes: set[str] = set()
+        self._noted: set[str] = set()
+
+    @property
+    def limits(self) -> RequestLimits:
+        """The run's limits of these endpoints, shared with the other stream."""
+        return self.run.limits_for(f"usage_cost:{self.bucket_width}", self._first_limits)
+
+    def _first_limits(self) -> RequestLimits:
+        return RequestLimits(
             page_size=self.spec.page_size or FIRST_PAGE_SIZE,
             span=FIRST_SPAN.get(self.bucket_width, FIRST_SPAN["1d"]),
             bucket=BUCKET_WIDTHS.get(self.bucket_width, BUCKET_WIDTHS["1d"]),
             stream=self.name,
             logger=self.logger,
         )
-        self._seen_shapes: set[str] = set()
 
     @property
     def cost(self) -> bool:
@@ -429,12 +467,13 @@ class UsageCostStream(ChainStream[TimeWindow]):
         long as nothing of that part was handed on yet (it always comes first).
         """
         start = key.start
-        while start < key.end:
-            end = min(start + self.limits.span, key.end)
-            part = TimeWindow(start, end)
+        while start < key.end and not cancelled.is_set():
+            with self.limits.turn(cancelled) as answered:
+                end, pages, first = self._first_page(start, key.end, cancelled)
+                answered()
             handed_on = False
             try:
-                for page in super().run_chain(part, cancelled):
+                for page in chain(first, pages):
                     handed_on = True
                     yield page
             except LimitLearnedError:
@@ -442,6 +481,23 @@ class UsageCostStream(ChainStream[TimeWindow]):
                     raise
                 continue
             start = end
+
+    def _first_page(
+        self, start: dt.datetime, end: dt.datetime, cancelled: threading.Event
+    ) -> tuple[dt.datetime, Iterator[Page], list[Page]]:
+        """The part of a window the API accepts from ``start``, and its first page.
+
+        Asked again with what a 400 naming a smaller maximum taught (each 400 shrinks a
+        limit that has a floor, so this ends).
+        """
+        while True:
+            part_end = min(start + self.limits.span, end)
+            pages = super().run_chain(TimeWindow(start, part_end), cancelled)
+            try:
+                first = next(pages, None)
+            except LimitLearnedError:
+                continue
+            return part_end, pages, [] if first is None else [first]
 
     def chain_context(self, key: TimeWindow) -> dict[str, Any]:
         """The window (or part of it)."""
@@ -473,8 +529,8 @@ class UsageCostStream(ChainStream[TimeWindow]):
         """Start of the first bucket that may still change."""
         watermark = parse_timestamp(refreshed)
         if watermark is None:
-            if not has_watermark and "watermark" not in self.limits.learned:
-                self.limits.learned.add("watermark")
+            if not has_watermark and "watermark" not in self._noted:
+                self._noted.add("watermark")
                 self.logger.info(
                     "%s: the response has no data_refreshed_at; buckets younger than %s "
                     "are treated as incomplete",

@@ -35,6 +35,7 @@ from tap_claude_enterprise.http.errors import (
 from tap_claude_enterprise.records.conformance import FitsRecords
 from tap_claude_enterprise.records.organization import ORGANIZATION_COLUMN
 from tap_claude_enterprise.run import RunContext
+from tap_claude_enterprise.sync import restate
 from tap_claude_enterprise.sync.availability import log_not_available, skipped_when_refused
 from tap_claude_enterprise.sync.prefetch import OrderedPrefetcher
 from tap_claude_enterprise.sync.stats import Progress
@@ -253,9 +254,9 @@ class ChainStream(FitsRecords, AnalyticsStream, Generic[K]):
         log_not_available(self.logger, self.name, what, exc.latest_day, str(exc))
 
     def time_window_bounds(self, bucket_width: str) -> TimeWindow | None:
-        """The span this run requests: bookmark minus ``cost_lookback_days`` onward."""
-        bookmark = self.stored_bookmark(self.stream_state)
-        return configured_report_bounds(self.config, bookmark, bucket_width)
+        """The span this run requests: from the earliest open month on (windows.py)."""
+        day = restate.pending_day(self.config, self.name, state := self.stream_state)
+        return configured_report_bounds(self.config, self.stored_bookmark(state), bucket_width, day)
 
     @cached_property
     def progress(self) -> Progress:
@@ -282,6 +283,7 @@ class ChainStream(FitsRecords, AnalyticsStream, Generic[K]):
         state = self.stream_state
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = self.committed_bookmark = value  # see http/client.py
+        restate.mark_done(self.config, self.name, state)
         state.pop("starting_replication_value", None)
         if self.get_batch_config(self.config) is None:
             self.finalize_state_progress_markers(state)

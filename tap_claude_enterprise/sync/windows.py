@@ -8,7 +8,12 @@ revises them) and then walks forward until the API says a day is not available y
 
 Report endpoints take ``[starting_at, ending_at)`` windows of at most 31 days. The
 bookmark is the start of the first bucket that is not known to be complete; a run
-re-reads ``cost_lookback_days`` before it, because spend is revised for 30 days.
+re-reads from the first day of the earliest month that is not closed yet (``revision_start``),
+because usage and spend are revised until about 7 days after their month ends; or, when
+``cost_lookback_days`` is set, that many days before the bookmark.
+
+``restate_from`` (a day per stream) makes one run start no later than that day: an
+announced data fix re-read once, without touching other streams.
 """
 
 from __future__ import annotations
@@ -40,6 +45,13 @@ BUCKET_WIDTHS: dict[str, dt.timedelta] = {
 }
 # Largest page size, in buckets, of the bucketed report endpoints.
 MAX_BUCKETS_PER_PAGE = {"1d": 31, "1h": 168, "1m": 256}
+# Usage and spend "can be revised ... until about 7 days after the end of the calendar
+# month the usage falls in" (the newest API reference). "About": the tap keeps the
+# previous month open 3 days longer (through the 10th), which covers a reconciliation
+# that slips over a weekend and a clock a day off, for one more window per stream per
+# run on those 3 days of a month (docs/incremental-sync.md).
+MONTH_CLOSE_DAYS = 7
+MONTH_CLOSE_MARGIN_DAYS = 3
 
 
 def utc_now() -> dt.datetime:
@@ -78,6 +90,29 @@ def day_start(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
+def first_open_day(
+    today: dt.date, *, close_days: int = MONTH_CLOSE_DAYS + MONTH_CLOSE_MARGIN_DAYS
+) -> dt.date:
+    """The first day of the earliest month whose values may still change on ``today``.
+
+    The previous month while ``today`` is within ``close_days`` of its end, otherwise
+    the current month.
+    """
+    month = today.replace(day=1)
+    if today.day <= close_days:
+        return (month - dt.timedelta(days=1)).replace(day=1)
+    return month
+
+
+def revision_start(bookmark: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """Where a run re-reads usage and cost from: the earliest month still open.
+
+    Open now, or when the bookmark was written (a run after a long pause re-reads the
+    month its last run left open; a daily run gets the same day either way).
+    """
+    return day_start(first_open_day(min(bookmark, now).astimezone(UTC).date()))
+
+
 # --- engagement: one day per request ------------------------------------------------
 
 
@@ -86,17 +121,20 @@ def engagement_first_day(
     start_date: dt.date | None,
     bookmark: dt.date | None,
     lookback_days: int,
+    restate_from: dt.date | None = None,
 ) -> dt.date:
     """Return the first day a run requests.
 
     Without a bookmark that is ``start_date`` (or the API's first day). With one, the
-    run re-reads the last ``lookback_days`` complete days, ``bookmark`` included, and
-    never goes before ``start_date``.
+    run re-reads the last ``lookback_days`` complete days, ``bookmark`` included, or
+    from ``restate_from`` if that is earlier, and never goes before ``start_date``.
     """
     floor = max(start_date or API_FLOOR, API_FLOOR)
     if bookmark is None:
         return floor
     first = bookmark + dt.timedelta(days=1) - dt.timedelta(days=max(lookback_days, 0))
+    if restate_from is not None:
+        first = min(first, restate_from)
     return max(first, floor)
 
 
@@ -183,16 +221,24 @@ class TimeWindow:
 
 
 def configured_report_bounds(
-    config: Mapping[str, Any], bookmark: str | None, width: str
+    config: Mapping[str, Any],
+    bookmark: str | None,
+    width: str,
+    restate_from: dt.date | None = None,
 ) -> TimeWindow | None:
-    """``report_bounds`` from the tap's settings and a stream's stored bookmark."""
+    """``report_bounds`` from the tap's settings and a stream's stored bookmark.
+
+    ``cost_lookback_days`` unset (the default): the month-close rule.
+    """
+    lookback = config.get("cost_lookback_days")
     return report_bounds(
         start_date=parse_day(config.get("start_date")),
         end_date=parse_day(config.get("end_date")),
         bookmark=parse_timestamp(bookmark),
-        lookback_days=int(config.get("cost_lookback_days", 30)),
+        lookback_days=None if lookback is None else int(lookback),
         width=width,
         now=utc_now(),
+        restate_from=restate_from,
     )
 
 
@@ -201,24 +247,32 @@ def report_bounds(
     start_date: dt.date | None,
     end_date: dt.date | None,
     bookmark: dt.datetime | None,
-    lookback_days: int,
+    lookback_days: int | None,
     width: str,
     now: dt.datetime,
+    restate_from: dt.date | None = None,
 ) -> TimeWindow | None:
     """Return the ``[start, end)`` span a report run requests, or None if empty.
 
-    The start is the bookmark minus the revision lookback, never before ``start_date``,
-    the API's first day, or the oldest moment the API serves (365 days back, plus
-    ``REPORT_AGE_MARGIN``, rounded up to a day so the request is not refused). The end
-    is the start of the current bucket, so only whole buckets are requested, or the
-    day after ``end_date``.
+    The start is the bookmark minus the revision lookback (``lookback_days``; None: from
+    ``revision_start``), or ``restate_from`` if that is earlier, never before
+    ``start_date``, the API's first day, or the oldest moment the API serves (365 days
+    back, plus ``REPORT_AGE_MARGIN``, rounded up to a day so the request is not
+    refused). The end is the start of the current bucket, so only whole buckets are
+    requested, or the day after ``end_date``.
     """
     floor = day_start(max(start_date or API_FLOOR, API_FLOOR))
     edge = now - dt.timedelta(days=REPORT_MAX_AGE_DAYS) + REPORT_AGE_MARGIN
     oldest = ceil_to_bucket(edge, "1d")
     start = floor
     if bookmark is not None:
-        start = max(start, bookmark - dt.timedelta(days=max(lookback_days, 0)))
+        if lookback_days is None:
+            reread = revision_start(bookmark, now)
+        else:
+            reread = bookmark - dt.timedelta(days=max(lookback_days, 0))
+        if restate_from is not None:
+            reread = min(reread, day_start(restate_from))
+        start = max(start, reread)
     start = floor_to_bucket(max(start, oldest), width)
     if start < oldest:
         start += BUCKET_WIDTHS[width]
