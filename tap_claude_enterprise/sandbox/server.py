@@ -78,6 +78,8 @@ class SandboxServer:
     def url(self) -> str:
         """Base URL to give the tap as ``api_url``."""
         host, port = self.httpd.server_address[:2]
+        if isinstance(host, (bytes, bytearray)):  # typeshed allows it; AF_INET gives str
+            host = host.decode()
         return f"http://{host}:{port}"
 
     def start(self) -> SandboxServer:
@@ -212,6 +214,8 @@ class SandboxServer:
 
 class _Handler(BaseHTTPRequestHandler):
     sandbox: SandboxServer
+    # The request-log entry of the request being answered (its request id goes in).
+    _entry: dict[str, Any] | None = None
     protocol_version = "HTTP/1.1"
     # Headers and body go out in separate writes; without TCP_NODELAY the client's
     # delayed ACK adds ~40 ms to every keep-alive request.

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -316,13 +316,13 @@ class UsageCostStream(ChainStream[TimeWindow]):
         return resolve_group_by(dict(self.config), cost=self.cost)
 
     @property
-    def primary_keys(self) -> tuple[str, ...]:  # type: ignore[override]
+    def primary_keys(self) -> Sequence[str]:
         """Bucket start and every grouped dimension's column (asked for per record)."""
         fixed = self.spec.primary_keys
         return keyed((*fixed, *self._key_column_names), organization_label(self.config))
 
     @primary_keys.setter
-    def primary_keys(self, value: Any) -> None:
+    def primary_keys(self, value: Sequence[str]) -> None:
         """Keys follow the grouping settings; catalog overrides are ignored."""
         del value
 

@@ -104,6 +104,7 @@ class ChainStream(FitsRecords, FastRecordPath, CommittedBookmarks, AnalyticsStre
     ) -> Context | None:
         """An older request that tells the API's lag from a bad request; None: no check."""
         del key, refusal, first
+        return None
 
     def refused(
         self, key: K, exc: BadRequestError | DateNotAvailableError, rest: list[K], *, first: bool
@@ -172,8 +173,8 @@ class ChainStream(FitsRecords, FastRecordPath, CommittedBookmarks, AnalyticsStre
         if failure is None:
             return [], done
         # The chains fetched ahead are stopped (above) before the family decides.
-        key, exc, index = failure
-        return self.refused(key, exc, keys[index + 1 :], first=index == 0), done
+        key, error, index = failure
+        return self.refused(key, error, keys[index + 1 :], first=index == 0), done
 
     @contextmanager
     def _chains(self, keys: list[K]) -> Iterator[Iterator[tuple[K, Iterator[Page]]]]:
