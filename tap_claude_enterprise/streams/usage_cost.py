@@ -32,7 +32,7 @@ import requests
 from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.helpers.types import Context
 
-from tap_claude_enterprise.http.errors import redact
+from tap_claude_enterprise.http.redaction import redact
 from tap_claude_enterprise.records.organization import keyed, organization_label
 from tap_claude_enterprise.records.shaping import add_envelope, add_money, fill_missing_keys
 from tap_claude_enterprise.streams.dimensions import check_group_by
