@@ -36,9 +36,6 @@ from tap_claude_enterprise.http.errors import AUTH_HELP, AuthenticationError
 from tap_claude_enterprise.http.redaction import redact
 from tap_claude_enterprise.sync.key_access import is_admin_key
 
-# Statuses that refuse a request because of the key (or the key's reach).
-REFUSALS = frozenset({401, 403, 404})
-
 
 class UserInputError(Exception):
     """A file or value given on the command line that the tap cannot use."""

@@ -35,7 +35,7 @@ class CursorPaginator(BaseAPIPaginator[str | None]):
 
     @staticmethod
     def payload(response: requests.Response) -> dict[str, Any]:
-        """The body parsed once by ``validate_response`` (see ``AnalyticsStream``)."""
+        """The body parsed once by ``validate_response`` (``responses.py``)."""
         cached = getattr(response, "parsed_payload", None)
         return cached if cached is not None else response.json()
 

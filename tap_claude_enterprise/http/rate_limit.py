@@ -79,7 +79,6 @@ class SlidingWindowRateLimiter:
         self._quiet_since = clock()
         self._quiet_windows = 0
         self._lock = threading.Lock()
-        self.total_wait = 0.0
         self.acquired = 0
         self.decreases = 0
 
@@ -102,7 +101,6 @@ class SlidingWindowRateLimiter:
                     if delay <= 0:
                         self._in_flight += 1
                         self.acquired += 1
-                        self.total_wait += waited
                         if self.allowed < self.limit:
                             self._next_send = now + self.window / self.allowed
                         return Slot(now, waited)

@@ -5,7 +5,7 @@
 cannot express what this API needs: a total time budget (``max_retry_seconds``) instead
 of a number of tries, giving up at once when the server's ``retry-after`` ends after that
 budget or when a host was never reached, and a limiter slot taken by every attempt. So
-``AnalyticsStream.request_decorator`` calls ``retrying`` below instead, and only the SDK's
+``request_decorator`` (``sending.py``) calls ``retrying`` below instead, and only the SDK's
 ``backoff_handler`` hook is kept (it writes the one line per retry).
 
 How long to wait before retrying a failed request:

@@ -190,18 +190,18 @@ class UsageFact:
 
     def cost_atoms(self, revision_bump: int) -> list[tuple[str, str | None, int, int]]:
         """(cost_type, token_type, amount, list_amount) pieces in micro-cents."""
-        atoms = []
+        atoms: list[tuple[str, str | None, int]] = []
         if self.model is not None:
-            for token_type, count, price in zip(
+            for tokens_of, count, price in zip(
                 TOKEN_TYPES, self.tokens, PRICES[self.model], strict=False
             ):
                 list_micro = count * price
-                atoms.append(("tokens", token_type, list_micro))
+                atoms.append(("tokens", tokens_of, list_micro))
         if self.web_search_requests:
             atoms.append(("web_search", None, self.web_search_requests * WEB_SEARCH_MICRO))
         if self.code_execution_spans:
             atoms.append(("code_execution", None, self.code_execution_spans * CODE_EXECUTION_MICRO))
-        out = []
+        out: list[tuple[str, str | None, int, int]] = []
         for cost_type, token_type, list_micro in atoms:
             revised = list_micro + revision_bump * (list_micro // 50)
             amount = revised * DISCOUNT[0] // DISCOUNT[1]
@@ -960,8 +960,8 @@ def aggregate_report(
         dim_values = tuple(getattr(fact, d) for d in grouped_dims)
         if kind == "usage":
             acc = totals[(bucket, user, dim_values)]
-            for token_type, count in zip(TOKEN_TYPES, fact.tokens, strict=False):
-                acc[token_type] += count
+            for usage_type, count in zip(TOKEN_TYPES, fact.tokens, strict=False):
+                acc[usage_type] += count
             acc["web_search_requests"] += fact.web_search_requests
             acc["requests"] += fact.requests
             continue

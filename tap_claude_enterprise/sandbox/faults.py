@@ -56,6 +56,7 @@ server serves them like its own once the fault stops.
 
 from __future__ import annotations
 
+import builtins
 import threading
 from dataclasses import asdict, dataclass, field
 
@@ -122,7 +123,7 @@ class FaultPlan:
         with self._lock:
             return list(self._faults)
 
-    def match(self, endpoint: str, *, has_cursor: bool) -> list[Fault]:
+    def match(self, endpoint: str, *, has_cursor: bool) -> builtins.list[Fault]:
         """Return the faults that hit this request (and count it)."""
         hit = []
         with self._lock:

@@ -73,7 +73,7 @@ def mutate_row(row: Any, kind: str) -> Any:
     """Add unknown fields, drop optional ones, or null nullable ones (recursively)."""
     if not isinstance(row, dict):
         return row
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in row.items():
         if kind == "missing_optional" and key in OPTIONAL_FIELDS:
             continue

@@ -78,6 +78,8 @@ class SandboxServer:
     def url(self) -> str:
         """Base URL to give the tap as ``api_url``."""
         host, port = self.httpd.server_address[:2]
+        if isinstance(host, (bytes, bytearray)):  # typeshed allows it; AF_INET gives str
+            host = host.decode()
         return f"http://{host}:{port}"
 
     def start(self) -> SandboxServer:
@@ -217,6 +219,8 @@ class SandboxServer:
 
 class _Handler(BaseHTTPRequestHandler):
     sandbox: SandboxServer
+    # The request-log entry of the request being answered (its request id goes in).
+    _entry: dict[str, Any] | None = None
     protocol_version = "HTTP/1.1"
     # Headers and body go out in separate writes; without TCP_NODELAY the client's
     # delayed ACK adds ~40 ms to every keep-alive request.
@@ -253,10 +257,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, {"error": "unknown admin route"})
 
     def do_POST(self) -> None:
-        self._write_refused("POST") or self._admin("POST", urlsplit(self.path).path)
+        if not self._write_refused("POST"):
+            self._admin("POST", urlsplit(self.path).path)
 
     def do_DELETE(self) -> None:
-        self._write_refused("DELETE") or self._admin("DELETE", urlsplit(self.path).path)
+        if not self._write_refused("DELETE"):
+            self._admin("DELETE", urlsplit(self.path).path)
 
     def _write_refused(self, method: str) -> bool:
         """A write to the API (not /_sandbox/): logged with its method, answered 405.

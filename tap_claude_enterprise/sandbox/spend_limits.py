@@ -102,8 +102,8 @@ def configured_limits(org: SyntheticOrg) -> list[dict[str, Any]]:
             3,
         ),
     ]
-    for group, amount in GROUPS.items():
-        rows.append(limit(group, amount, {"type": "rbac_group", "rbac_group_id": group}, 20))
+    for group, group_amount in GROUPS.items():
+        rows.append(limit(group, group_amount, {"type": "rbac_group", "rbac_group_id": group}, 20))
     members = {m.index: m for m in org.seat_members}
     for index, amount in OVERRIDES.items():
         if index in members:
@@ -180,7 +180,7 @@ def increase_requests(state: SandboxState, params: Params) -> list[dict[str, Any
     members = [m for m in current_members(org, now.date()) if m.index % 4 == 1]
     approver = org.seat_members[0]
     spend = _spend(state, members)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for n, member in enumerate(members):
         status = STATUSES[n % len(STATUSES)]
         created = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(days=2 * n + 1)

@@ -80,9 +80,10 @@ def _lag(fault: Fault, params: Params, today: dt.date) -> Refusal | None:
     """This endpoint serves days up to ``today - fault.days`` only."""
     latest = today - dt.timedelta(days=fault.days)
     name, raw = "date", first(params, "date")
-    if raw is None and first(params, "ending_date"):
-        name, raw = "ending_date", first(params, "ending_date")
-        last = dt.date.fromisoformat(raw) - dt.timedelta(days=1)  # exclusive end
+    ending = first(params, "ending_date")
+    if raw is None and ending:
+        name, raw = "ending_date", ending
+        last = dt.date.fromisoformat(ending) - dt.timedelta(days=1)  # exclusive end
     elif raw is None and first(params, "starting_date"):
         name, raw, last = "starting_date", first(params, "starting_date"), today  # open end
     elif raw is None:

@@ -21,7 +21,7 @@ limit moves the start forward a day instead of failing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -129,13 +129,13 @@ class ReportStream(ChainStream[TimeWindow]):
         return dims
 
     @property
-    def primary_keys(self) -> tuple[str, ...]:  # type: ignore[override]
+    def primary_keys(self) -> Sequence[str]:
         """Bucket start, the user on per-user reports, and every grouped dimension."""
         fixed = self.spec.primary_keys
         return keyed((*fixed, *self.key_dimensions), organization_label(self.config))
 
     @primary_keys.setter
-    def primary_keys(self, value: Any) -> None:
+    def primary_keys(self, value: Sequence[str]) -> None:
         """Keys follow the grouping settings; catalog overrides are ignored."""
         del value
 

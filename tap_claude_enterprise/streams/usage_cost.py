@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -34,7 +34,7 @@ import requests
 from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.helpers.types import Context
 
-from tap_claude_enterprise.http.errors import redact
+from tap_claude_enterprise.http.redaction import redact
 from tap_claude_enterprise.records.organization import keyed, organization_label
 from tap_claude_enterprise.records.shaping import add_envelope, add_money, fill_missing_keys
 from tap_claude_enterprise.streams.dimensions import check_group_by
@@ -354,13 +354,13 @@ class UsageCostStream(ChainStream[TimeWindow]):
         return resolve_group_by(dict(self.config), cost=self.cost)
 
     @property
-    def primary_keys(self) -> tuple[str, ...]:  # type: ignore[override]
+    def primary_keys(self) -> Sequence[str]:
         """Bucket start and every grouped dimension's column (asked for per record)."""
         fixed = self.spec.primary_keys
         return keyed((*fixed, *self._key_column_names), organization_label(self.config))
 
     @primary_keys.setter
-    def primary_keys(self, value: Any) -> None:
+    def primary_keys(self, value: Sequence[str]) -> None:
         """Keys follow the grouping settings; catalog overrides are ignored."""
         del value
 

@@ -33,10 +33,12 @@ from tap_claude_enterprise.http.errors import (
     DateNotAvailableError,
 )
 from tap_claude_enterprise.records.conformance import FitsRecords
+from tap_claude_enterprise.records.fast_path import FastRecordPath
 from tap_claude_enterprise.records.organization import ORGANIZATION_COLUMN
 from tap_claude_enterprise.run import RunContext
 from tap_claude_enterprise.sync import restate
 from tap_claude_enterprise.sync.availability import log_not_available, skipped_when_refused
+from tap_claude_enterprise.sync.bookmarks import CommittedBookmarks
 from tap_claude_enterprise.sync.prefetch import OrderedPrefetcher
 from tap_claude_enterprise.sync.stats import Progress
 from tap_claude_enterprise.sync.windows import TimeWindow, configured_report_bounds
@@ -53,7 +55,7 @@ MAX_CHAIN_RESTARTS = 3
 NOT_A_LAG = " (the API refused an older day too, so this is not its publication lag)"
 
 
-class ChainStream(FitsRecords, AnalyticsStream, Generic[K]):
+class ChainStream(FitsRecords, FastRecordPath, CommittedBookmarks, AnalyticsStream, Generic[K]):
     """A stream synced by the engine; its family supplies the chains."""
 
     spec: ClassVar[Endpoint]  # the endpoint table's entry (streams/__init__.py)
@@ -103,6 +105,7 @@ class ChainStream(FitsRecords, AnalyticsStream, Generic[K]):
     ) -> Context | None:
         """An older request that tells the API's lag from a bad request; None: no check."""
         del key, refusal, first
+        return None
 
     def refused(
         self, key: K, exc: BadRequestError | DateNotAvailableError, rest: list[K], *, first: bool
@@ -171,8 +174,8 @@ class ChainStream(FitsRecords, AnalyticsStream, Generic[K]):
         if failure is None:
             return [], done
         # The chains fetched ahead are stopped (above) before the family decides.
-        key, exc, index = failure
-        return self.refused(key, exc, keys[index + 1 :], first=index == 0), done
+        key, error, index = failure
+        return self.refused(key, error, keys[index + 1 :], first=index == 0), done
 
     @contextmanager
     def _chains(self, keys: list[K]) -> Iterator[Iterator[tuple[K, Iterator[Page]]]]:
@@ -272,26 +275,6 @@ class ChainStream(FitsRecords, AnalyticsStream, Generic[K]):
         # Settings do not change during a run; the report streams' ``primary_keys``
         # validates them on every call, which per record was a tenth of the CPU.
         return tuple(self.primary_keys)
-
-    def commit_bookmark(self, value: str) -> None:
-        """Record that everything up to ``value`` is fetched, and emit STATE.
-
-        Called only between complete chains, after their records were written, so an
-        interrupted sync resumes where it stopped and never skips. In BATCH mode the
-        SDK writes STATE after each batch file instead, once its records are in a file.
-        """
-        state = self.stream_state
-        state["replication_key"] = self.replication_key
-        state["replication_key_value"] = self.committed_bookmark = value  # see http/client.py
-        restate.mark_done(self.config, self.name, state)
-        state.pop("starting_replication_value", None)
-        if self.get_batch_config(self.config) is None:
-            self.finalize_state_progress_markers(state)
-
-    @staticmethod
-    def stored_bookmark(state: dict[str, Any]) -> str | None:
-        """The bookmark from STATE."""
-        return state.get("replication_key_value")
 
     def post_process(
         self, row: dict[str, Any], context: Context | None = None

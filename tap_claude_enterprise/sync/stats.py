@@ -1,6 +1,6 @@
 """Run statistics: each stream's time, records, requests and retries, and the summary.
 
-``AnalyticsStream`` counts requests and retries into ``stream.stats`` as it sends them;
+``http/sending.py`` counts requests and retries into ``stream.stats`` as it sends them;
 the sync engine counts records and times the stream; the tap logs the summary lines.
 """
 
