@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 
 from tap_claude_enterprise.sandbox import Fault
+from tap_claude_enterprise.sandbox.settings import SANDBOX_LIMITS_KEY
 from tap_claude_enterprise.tap import TapClaudeEnterprise
 from tests.helpers import (
     ENGAGEMENT_ROWS,
@@ -57,10 +58,14 @@ def test_thirty_day_sync_emits_every_sandbox_row_exactly_once(make_sandbox):
 
 
 def test_primary_keys_are_unique_and_never_null(sandbox):
-    run = run_tap(tap_config(sandbox, cost_group_by=["product", "model", "token_type"]))
-    tap = TapClaudeEnterprise(
-        config=tap_config(sandbox, cost_group_by=["product", "model", "token_type"])
+    # With the Admin key for the spend-limit streams too: every stream has records.
+    config = tap_config(
+        sandbox,
+        cost_group_by=["product", "model", "token_type"],
+        admin_api_key=SANDBOX_LIMITS_KEY,
     )
+    run = run_tap(config)
+    tap = TapClaudeEnterprise(config=config)
     assert set(run.records) == set(tap.streams)
     for name, stream in tap.streams.items():
         records = run.records[name]
