@@ -24,6 +24,7 @@ import struct
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -217,6 +218,27 @@ class SandboxServer:
         return routes.answer(self, self.routes, endpoint, params, key, headers=headers or {})
 
 
+def admin_answer(sandbox: SandboxServer, method: str, path: str, body: bytes) -> tuple[int, Any]:
+    """The ``/_sandbox/*`` routes: tests and scripts in other processes read and steer it."""
+    if (method, path) == ("POST", "/_sandbox/faults"):
+        sandbox.add_faults(*(Fault(**spec) for spec in json.loads(body or b"[]")))
+        return 200, [f.to_dict() for f in sandbox.faults.list()]
+    actions: dict[tuple[str, str], Callable[[], Any]] = {
+        ("GET", "/_sandbox/info"): lambda: None,
+        ("GET", "/_sandbox/requests"): sandbox.requests_for,
+        ("DELETE", "/_sandbox/faults"): sandbox.faults.clear,
+        ("POST", "/_sandbox/revise"): sandbox.revise,
+        ("POST", "/_sandbox/reset"): sandbox.reset,
+    }
+    action = actions.get((method, path))
+    if action is None:
+        return 404, {"error": "unknown admin route"}
+    result = action()
+    if path == "/_sandbox/requests":
+        return 200, result
+    return 200, [] if method == "DELETE" else sandbox.info()
+
+
 class _Handler(BaseHTTPRequestHandler):
     sandbox: SandboxServer
     # The request-log entry of the request being answered (its request id goes in).
@@ -233,28 +255,10 @@ class _Handler(BaseHTTPRequestHandler):
     # --- admin --------------------------------------------------------------------
 
     def _admin(self, method: str, path: str) -> None:
-        sandbox = self.sandbox
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        if method == "GET" and path == "/_sandbox/info":
-            self._send_json(200, sandbox.info())
-        elif method == "GET" and path == "/_sandbox/requests":
-            self._send_json(200, sandbox.requests_for())
-        elif method == "POST" and path == "/_sandbox/faults":
-            specs = json.loads(body or b"[]")
-            sandbox.add_faults(*(Fault(**spec) for spec in specs))
-            self._send_json(200, [f.to_dict() for f in sandbox.faults.list()])
-        elif method == "DELETE" and path == "/_sandbox/faults":
-            sandbox.faults.clear()
-            self._send_json(200, [])
-        elif method == "POST" and path == "/_sandbox/revise":
-            sandbox.revise()
-            self._send_json(200, sandbox.info())
-        elif method == "POST" and path == "/_sandbox/reset":
-            sandbox.reset()
-            self._send_json(200, sandbox.info())
-        else:
-            self._send_json(404, {"error": "unknown admin route"})
+        status, answer = admin_answer(self.sandbox, method, path, body)
+        self._send_json(status, answer)
 
     def do_POST(self) -> None:
         if not self._write_refused("POST"):
