@@ -16,18 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import urllib3.util.connection
 
-from tap_claude_enterprise.http import rate_limit
 from tap_claude_enterprise.sandbox import SANDBOX_API_KEY, SandboxServer
 from tap_claude_enterprise.tap import TapClaudeEnterprise
 from tests.helpers import run_cli, small_config
-
-
-@pytest.fixture(autouse=True)
-def fresh_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rate_limit, "_registry", {})
 
 
 def write_json(tmp_path: Path, name: str, value: Any) -> Path:

@@ -23,11 +23,6 @@ from tap_claude_enterprise.tap import TapClaudeEnterprise
 from tests.helpers import FAST_RATE, assert_same_records, pin_watermark, run_tap, small_config
 
 
-@pytest.fixture(autouse=True)
-def fresh_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rate_limit, "_registry", {})
-
-
 class FakeClock:
     """A clock that only moves when the limiter sleeps."""
 

@@ -34,14 +34,7 @@ LEGACY = {
 }  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def info_logs():
-    """What the tap learns is logged at INFO, as the CLI shows it."""
-    logger = logging.getLogger("tap-claude-enterprise")
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    yield
-    logger.setLevel(level)
+pytestmark = pytest.mark.usefixtures("info_logs")
 
 
 def midnight(day: dt.date) -> dt.datetime:
