@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from tap_claude_enterprise.endpoints import names
 from tap_claude_enterprise.http.errors import AuthenticationError, BadRequestError
 from tap_claude_enterprise.records.conformance import EXTRA_FIELDS, RecordFitter
 from tap_claude_enterprise.sandbox import Fault, SandboxServer
@@ -25,7 +26,7 @@ from tap_claude_enterprise.sync.availability import latest_day_named, reaches_re
 from tests.helpers import TapRun, expected_engagement_keys, pin_watermark, run_tap, tap_config
 
 UTC = dt.timezone.utc
-ENGAGEMENT = ("user_activity", "chat_projects", "skills", "connectors", "plugins", "artifacts")
+ENGAGEMENT = tuple(names("daily"))
 
 
 pytestmark = pytest.mark.usefixtures("info_logs")

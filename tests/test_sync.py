@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from tap_claude_enterprise.endpoints import ENDPOINTS
 from tap_claude_enterprise.sandbox import Fault
 from tap_claude_enterprise.tap import TapClaudeEnterprise
 from tests.helpers import (
@@ -18,14 +19,7 @@ from tests.helpers import (
     tap_config,
 )
 
-DAILY_ENDPOINTS = {
-    "user_activity": "users",
-    "chat_projects": "apps/chat/projects",
-    "skills": "skills",
-    "connectors": "connectors",
-    "plugins": "plugins",
-    "artifacts": "artifacts",
-}
+DAILY_ENDPOINTS = {e.name: e.path for e in ENDPOINTS if e.family == "daily"}
 
 
 def primary_keys() -> dict[str, tuple[str, ...]]:
