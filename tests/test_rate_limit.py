@@ -194,6 +194,7 @@ def test_every_attempt_retries_included_takes_a_slot(make_sandbox):
     assert sum(1 for e in sandbox.requests_for() if e["status"] != 200) == 2
 
 
+@pytest.mark.slow  # about 61 s: it waits for a real one-minute window
 def test_twenty_per_minute_is_never_exceeded_and_nothing_is_refused(
     make_sandbox: Callable[..., SandboxServer], capsys: pytest.CaptureFixture[str]
 ):
@@ -233,6 +234,7 @@ def ten_second_window(monkeypatch: pytest.MonkeyPatch) -> float:
     return 10.0
 
 
+@pytest.mark.slow  # about 40 s of real 10 s windows
 def test_another_consumer_holding_three_quarters_of_the_budget_draws_few_429s(
     make_sandbox: Callable[..., SandboxServer],
     ten_second_window: float,

@@ -27,6 +27,8 @@ from tap_claude_enterprise.endpoints import names
 from tap_claude_enterprise.sandbox import SANDBOX_API_KEY
 from tests.helpers import FAST_RATE
 
+pytestmark = pytest.mark.e2e  # builds packages, installs a wheel into a new venv
+
 ROOT = Path(__file__).resolve().parents[1]
 TAG_VERSION = "9.8.7"
 STREAMS = set(names())
