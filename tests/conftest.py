@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
@@ -43,12 +44,31 @@ def pytest_configure(config: pytest.Config) -> None:
     tests/test_signals.py checks it.
     """
     _signal_patch.setattr(TapClaudeEnterprise, "_setup_signal_handlers", lambda self: None)
-    signal.signal(signal.SIGTERM, _interrupt)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+    # Registered here too, so that --strict-markers accepts it when xdist is not installed.
+    config.addinivalue_line("markers", "xdist_group(name): run on one pytest-xdist worker")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep e2e tests that share state on one xdist worker, one after another.
+
+    ``bash scripts/test.sh`` runs everything with ``-n 2 --dist loadgroup``. The Meltano, dbt
+    and browser tests share this checkout's Meltano project (``.meltano/``, dbt's
+    ``transform/target``) and session fixtures (the Meltano install, the dbt builds,
+    PostgreSQL): one worker runs them in order, the other everything else. The release
+    tests share a module's package build. Without xdist the marker does nothing.
+    """
+    for item in items:
+        if item.get_closest_marker("e2e") is not None:
+            group = "release" if item.path.name == "test_release.py" else "meltano"
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     _signal_patch.undo()
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @pytest.fixture(autouse=True)
@@ -84,7 +104,12 @@ def make_sandbox() -> Iterator[Callable[..., SandboxServer]]:
     ) -> SandboxServer:
         settings.setdefault("rate_limit_per_minute", FAST_RATE)
         org = OrgConfig(seed=seed, members=members, precision_job=precision_job)
-        server = SandboxServer(SandboxSettings(org=org, **settings)).start()
+        server = SandboxServer(SandboxSettings(org=org, **settings))
+        # Served here rather than by server.start(): serve_forever's default 0.5 s poll made
+        # every stop() wait up to half a second, a minute or more over the suite.
+        threading.Thread(
+            target=server.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
         servers.append(server)
         return server
 

@@ -1,9 +1,10 @@
 """The suite stops when asked: SIGTERM ends a pytest run within seconds, teardown included.
 
-A child pytest runs a tiny test file with this suite's conftest (``-p tests.conftest``): its
-tests build an in-process tap (whose SDK handler once swallowed SIGTERM, see
-``conftest.pytest_configure``) and a sandbox, then sleep. SIGTERM must stop the run at
-once: no second test, the fixtures torn down, pytest's "interrupted" exit code.
+A child pytest runs a tiny test file with this suite's conftest (``-p tests.conftest``),
+serially and on two xdist workers: its tests build an in-process tap (whose SDK handler
+once swallowed SIGTERM, see ``conftest.pytest_configure``) and a sandbox, then sleep.
+SIGTERM must stop the run at once: no further test, every started test torn down,
+pytest's "interrupted" exit code.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 STOP_WITHIN_SECONDS = 10
@@ -31,13 +34,13 @@ MARKS = Path(os.environ["SIGNAL_TEST_MARKS"])
 
 
 @pytest.fixture
-def torn_down(make_sandbox):
+def torn_down(make_sandbox, n):
     make_sandbox(members=2)
     yield
-    (MARKS / "teardown").write_text("done")
+    (MARKS / f"teardown-{n}").write_text("done")
 
 
-@pytest.mark.parametrize("n", [1, 2])
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
 def test_sleeps(torn_down, n):
     TapClaudeEnterprise(config={"api_key": "x" * 10}, validate_config=False)
     (MARKS / f"started-{n}").write_text("sleeping")
@@ -45,7 +48,8 @@ def test_sleeps(torn_down, n):
 '''
 
 
-def test_sigterm_stops_the_suite_and_runs_teardown(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2], ids=["serial", "xdist"])
+def test_sigterm_stops_the_suite_and_runs_teardown(tmp_path: Path, workers: int) -> None:
     tests = tmp_path / "sleepy"
     tests.mkdir()
     (tests / "test_sleepy.py").write_text(SLEEPY_TESTS)
@@ -53,15 +57,15 @@ def test_sigterm_stops_the_suite_and_runs_teardown(tmp_path: Path) -> None:
     marks.mkdir()
     env = {**os.environ, "SIGNAL_TEST_MARKS": str(marks)}
     command = [sys.executable, "-m", "pytest", "-p", "tests.conftest", "-p", "no:cacheprovider",
-               "-q", str(tests)]  # fmt: skip
+               "-q", "-n", "0" if workers == 1 else str(workers), str(tests)]  # fmt: skip
     child = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
         deadline = time.monotonic() + 90
-        while not (marks / "started-1").exists():
+        while len(list(marks.glob("started-*"))) < workers:
             assert child.poll() is None, child.communicate()[0]
-            assert time.monotonic() < deadline, "the child test never started"
+            assert time.monotonic() < deadline, "the child tests never started"
             time.sleep(0.1)
 
         child.send_signal(signal.SIGTERM)
@@ -76,5 +80,7 @@ def test_sigterm_stops_the_suite_and_runs_teardown(tmp_path: Path) -> None:
     assert waited < STOP_WITHIN_SECONDS
     assert child.returncode == 2, output  # pytest's "interrupted", not a passed or failed run
     assert "KeyboardInterrupt" in output
-    assert not (marks / "started-2").exists(), "the suite went on after SIGTERM"
-    assert (marks / "teardown").read_text() == "done"
+    started = sorted(p.name.split("-")[1] for p in marks.glob("started-*"))
+    assert len(started) == workers, f"the suite went on after SIGTERM: {started}"
+    torn = sorted(p.name.split("-")[1] for p in marks.glob("teardown-*"))
+    assert torn == started, output
