@@ -38,8 +38,8 @@ def pytest_configure(config: pytest.Config) -> None:
     ``TapClaudeEnterprise(...)`` installs the SDK's SIGINT/SIGTERM handler on the pytest
     process, and that handler calls ``sys.exit(0)``; pytest counts a ``SystemExit`` inside a
     test as that test's failure and goes on with the next one. So: in-process taps here
-    leave the process's signals alone (the CLI's handler is still tested in child
-    processes), and SIGTERM becomes a KeyboardInterrupt, which pytest honours: it stops,
+    leave the process's signals alone (the tap's CLI, run in child processes, keeps its
+    handler), and SIGTERM becomes a KeyboardInterrupt, which pytest honours: it stops,
     runs the fixtures' teardown (sandboxes, PostgreSQL, dbt projects) and exits 2.
     tests/test_signals.py checks it.
     """
@@ -53,10 +53,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Keep e2e tests that share state on one xdist worker, one after another.
 
-    ``bash scripts/test.sh`` runs everything with ``-n 2 --dist loadgroup``. The Meltano, dbt
-    and browser tests share this checkout's Meltano project (``.meltano/``, dbt's
+    pyproject's addopts run pytest with ``-n 2 --dist loadgroup``. The Meltano, dbt and
+    browser tests share this checkout's Meltano project (``.meltano/``, dbt's
     ``transform/target``) and session fixtures (the Meltano install, the dbt builds,
-    PostgreSQL): one worker runs them in order, the other everything else. The release
+    PostgreSQL): one worker runs them in order while the other takes the rest. The release
     tests share a module's package build. Without xdist the marker does nothing.
     """
     for item in items:
