@@ -46,23 +46,43 @@ def pytest_configure(config: pytest.Config) -> None:
     _signal_patch.setattr(TapClaudeEnterprise, "_setup_signal_handlers", lambda self: None)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
-    # Registered here too, so that --strict-markers accepts it when xdist is not installed.
-    config.addinivalue_line("markers", "xdist_group(name): run on one pytest-xdist worker")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep e2e tests that share state on one xdist worker, one after another.
+# Test files whose tests share state, run in order on one xdist worker (see below).
+SHARED_STATE_GROUPS = {
+    # This checkout's Meltano project (.meltano/, dbt's transform/target) and the session's
+    # Meltano install, dbt builds and PostgreSQL server.
+    **dict.fromkeys(
+        (
+            "tests/test_dbt.py",
+            "tests/test_e2e_meltano.py",
+            "tests/test_e2e_surprises.py",
+            "tests/test_many_orgs.py",
+            "tests/test_meltano_commands.py",
+            "tests/test_report_browser.py",
+        ),
+        "meltano",
+    ),
+    "tests/test_release.py": "release",  # one package build for the module
+}
 
-    pyproject's addopts run pytest with ``-n 2 --dist loadgroup``. The Meltano, dbt and
-    browser tests share this checkout's Meltano project (``.meltano/``, dbt's
-    ``transform/target``) and session fixtures (the Meltano install, the dbt builds,
-    PostgreSQL): one worker runs them in order while the other takes the rest. The release
-    tests share a module's package build. Without xdist the marker does nothing.
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Load scheduling, except that each group of SHARED_STATE_GROUPS is one unit of work.
+
+    pyproject's addopts run pytest on two xdist workers: the Meltano/dbt tests go to one
+    worker, in order, while the other takes the rest. (xdist's own ``--dist loadgroup``
+    does not group under pytest 9: it renames ``item._nodeid``, which pytest 9 no longer
+    reads.)
     """
-    for item in items:
-        if item.get_closest_marker("e2e") is not None:
-            group = "release" if item.path.name == "test_release.py" else "meltano"
-            item.add_marker(pytest.mark.xdist_group(group))
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedStateScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return SHARED_STATE_GROUPS.get(nodeid.split("::", 1)[0], nodeid)
+
+    return SharedStateScheduling(config, log)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
