@@ -5,7 +5,7 @@ process so that the sandbox's CPU and memory never count as the tap's, and print
 figures beside their targets:
 
 1. requests / minimum   for a full 90-day backfill of a 2,000-member organization
-                        (all thirteen streams, default settings). The minimum is, per
+                        (every stream of the endpoint table, default settings). The minimum is, per
                         endpoint and window of the widest kind the API allows,
                         max(1, ceil(rows / largest page)), with rows read from the
                         sandbox's request log.
@@ -41,30 +41,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package
+from tap_claude_enterprise.endpoints import ENDPOINTS, names
+
 API_KEY = "sk-ant-api01-sandbox"
 API_PREFIX = "/v1/organizations/analytics/"
 UNLIMITED = 1_000_000  # requests per minute: never the bottleneck
 
-ALL_STREAMS = (
-    "summaries",
-    "user_activity",
-    "chat_projects",
-    "skills",
-    "connectors",
-    "plugins",
-    "artifacts",
-    "user_usage_report",
-    "user_cost_report",
-    "usage_report",
-    "cost_report",
-    "usage",
-    "cost",
+# Every list of streams and endpoints comes from the endpoint table of this checkout.
+ALL_STREAMS = tuple(names())
+DAILY_ENDPOINTS = tuple(e.path for e in ENDPOINTS if e.family == "daily")
+# Never paged: one request per window (/summaries, and /artifacts, whose cube is whole).
+UNPAGED = tuple(
+    e.path
+    for e in ENDPOINTS
+    if e.family == "summaries" or (e.family == "daily" and e.page_size is None)
 )
-PER_DAY_ENDPOINTS = ("users", "apps/chat/projects", "skills", "connectors", "plugins")
-PER_USER_REPORTS = ("user_usage_report", "user_cost_report")
-BUCKETED_REPORTS = ("usage_report", "cost_report")
+PER_USER_REPORTS = tuple(
+    e.path for e in ENDPOINTS if e.family == "report" and e.trait("per_user")
+)
+BUCKETED_REPORTS = tuple(
+    e.path for e in ENDPOINTS if e.family == "report" and not e.trait("per_user")
+)
 # The Usage and Cost Analytics API (beta): flat rows, 1000 to a page.
-USAGE_COST = ("usage", "cost")
+USAGE_COST = tuple(e.path for e in ENDPOINTS if e.family == "usage_cost")
 REPORT_ENDPOINTS_ALL = PER_USER_REPORTS + BUCKETED_REPORTS + USAGE_COST
 # The tap's default query of usage/cost with an Analytics key (actor brings actor_type).
 USAGE_COST_QUERY = (
@@ -294,7 +294,7 @@ def canonical_windows(first: dt.date, latest: dt.date, report_end: dt.date) -> l
     """
     windows: list[tuple] = []
     days = [first + dt.timedelta(days=i) for i in range((latest - first).days + 1)]
-    for endpoint in (*PER_DAY_ENDPOINTS, "artifacts"):
+    for endpoint in DAILY_ENDPOINTS:
         windows += [(endpoint, day.isoformat()) for day in days]
     windows += [("summaries", "range")] * math.ceil(len(days) / SUMMARIES_SPAN_DAYS)
     start = first
@@ -348,12 +348,12 @@ def minimum_requests(
         seen.add(key)
         rows[key] += entry["rows"]
     for window in windows:
-        if window not in seen and window[0] not in ("summaries", "artifacts"):
+        if window not in seen and window[0] not in UNPAGED:
             rows[window] = count_rows(sandbox, window)
     per_endpoint: dict[str, int] = Counter()
     for window in windows:
         endpoint = window[0]
-        if endpoint in ("summaries", "artifacts"):
+        if endpoint in UNPAGED:
             need = 1
         else:
             page = LARGEST_BUCKET_PAGE if endpoint in BUCKETED_REPORTS else LARGEST_PAGE

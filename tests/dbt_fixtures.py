@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tap_claude_enterprise.endpoints import ENDPOINTS, names
 from tap_claude_enterprise.sandbox.data import OrgConfig, SyntheticOrg
 from tap_claude_enterprise.sandbox.server import SandboxServer, SandboxSettings
 from tests.helpers import FAST_RATE
@@ -37,14 +38,11 @@ DBT_SEED = 5
 DBT_DAYS = 45  # two report windows; long enough for 28-day anomaly baselines
 MARTS = "analytics"
 SOURCE = "claude_enterprise"
-STREAMS = (
-    "summaries", "user_activity", "chat_projects", "skills", "connectors", "plugins", "artifacts",
-    "user_usage_report", "user_cost_report", "usage_report", "cost_report", "usage", "cost",
-)  # fmt: skip
+STREAMS = tuple(names())
 # Streams an organization may not have (the tap skips a 403/404 endpoint: no table) ...
 OPTIONAL_STREAMS = ("plugins", "artifacts", "usage", "cost")
 # ... and the only two a Console organization (Admin key) has.
-CONSOLE_STREAMS = ("usage", "cost")
+CONSOLE_STREAMS = tuple(e.name for e in ENDPOINTS if "admin" in e.keys)
 
 
 @dataclass

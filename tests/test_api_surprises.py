@@ -9,14 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import jsonschema
 import pytest
 
-from tap_claude_enterprise.http import rate_limit
+from tap_claude_enterprise.endpoints import names
 from tap_claude_enterprise.http.errors import AuthenticationError, BadRequestError
 from tap_claude_enterprise.records.conformance import EXTRA_FIELDS, RecordFitter
 from tap_claude_enterprise.sandbox import Fault, SandboxServer
@@ -27,23 +26,10 @@ from tap_claude_enterprise.sync.availability import latest_day_named, reaches_re
 from tests.helpers import TapRun, expected_engagement_keys, pin_watermark, run_tap, tap_config
 
 UTC = dt.timezone.utc
-ENGAGEMENT = ("user_activity", "chat_projects", "skills", "connectors", "plugins", "artifacts")
+ENGAGEMENT = tuple(names("daily"))
 
 
-@pytest.fixture(autouse=True)
-def fresh_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test gets its own process-wide limiter."""
-    monkeypatch.setattr(rate_limit, "_registry", {})
-
-
-@pytest.fixture(autouse=True)
-def info_logs() -> Iterator[None]:
-    """Let INFO lines reach ``TapRun.log`` (the CLI sets this level; in-process runs do not)."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.INFO)
-    yield
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("info_logs")
 
 
 @pytest.fixture

@@ -16,17 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from tap_claude_enterprise.http import rate_limit
 from tap_claude_enterprise.sandbox import SANDBOX_API_KEY, Fault, SandboxServer
 from tap_claude_enterprise.sandbox.replay import Replay
 from tests.helpers import messages_of, pin_watermark, run_cli, run_tap, small_config
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-
-
-@pytest.fixture(autouse=True)
-def fresh_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rate_limit, "_registry", {})
 
 
 def without_emails(records: dict[str, list[dict]]) -> str:

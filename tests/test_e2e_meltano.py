@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tap_claude_enterprise.endpoints import ENDPOINTS
 from tap_claude_enterprise.sandbox.data import OrgConfig, SyntheticOrg
 from tap_claude_enterprise.sandbox.server import SandboxServer
 from tap_claude_enterprise.sandbox.usage_cost import build_rows, expected_total
@@ -45,30 +46,20 @@ MEMBERS = 12
 SEED = 11
 PERIOD_DAYS = 40  # spans two 31-day report windows, and the 30-day revision window
 
+GROUP_BY = ("product", "model")
+# The dimensions the tap groups by default, part of each row's key: the reports' by
+# product and model; the Usage and Cost API's, with an Analytics key, by actor too.
+GROUPED_KEYS: dict[str, tuple[str, ...]] = {
+    "report": GROUP_BY,
+    "usage_cost": ("actor_id", "actor_type", "model", "product"),
+}
 PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
-    "summaries": ("date",),
-    "user_activity": ("date", "user_id"),
-    "chat_projects": ("date", "project_id"),
-    "skills": ("date", "skill_name"),
-    "connectors": ("date", "connector_name"),
-    "plugins": ("date", "plugin_name", "plugin_id"),
-    "artifacts": ("date", "artifact_type", "is_shared"),
-    "user_usage_report": ("starting_at", "user_id", "product", "model"),
-    "user_cost_report": ("starting_at", "user_id", "product", "model"),
-    "usage_report": ("starting_at", "product", "model"),
-    "cost_report": ("starting_at", "product", "model"),
-    # The Usage and Cost Analytics API, with an Analytics key's default grouping.
-    "usage": ("starting_at", "actor_id", "actor_type", "model", "product"),
-    "cost": ("starting_at", "actor_id", "actor_type", "model", "product"),
+    e.name: e.primary_keys + GROUPED_KEYS.get(e.family, ()) for e in ENDPOINTS
 }
 REPORTS = {  # table -> (kind, per_user)
-    "user_usage_report": ("usage", True),
-    "user_cost_report": ("cost", True),
-    "usage_report": ("usage", False),
-    "cost_report": ("cost", False),
+    e.name: (e.trait("measure"), e.trait("per_user")) for e in ENDPOINTS if e.family == "report"
 }
 MONEY_COLUMNS = ("amount", "list_amount", "amount_usd", "list_amount_usd")
-GROUP_BY = ("product", "model")
 UNATTRIBUTED = "(unattributed)"  # duckdb-compat's stand-in for "" in a key column
 
 # --- Meltano ------------------------------------------------------------------------

@@ -12,12 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import json
-import logging
 import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import jsonschema
@@ -25,7 +24,6 @@ import pytest
 import urllib3.util.connection
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_claude_enterprise.http import rate_limit
 from tap_claude_enterprise.http.errors import (
     AuthenticationError,
     BadRequestError,
@@ -50,20 +48,7 @@ from tests.helpers import (
 BUDGET_SECONDS = 20
 
 
-@pytest.fixture(autouse=True)
-def fresh_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A port reused by a later sandbox must not inherit an earlier test's 429 pause."""
-    monkeypatch.setattr(rate_limit, "_registry", {})
-
-
-@pytest.fixture(autouse=True)
-def info_logs() -> Iterator[None]:
-    """Let INFO lines reach ``TapRun.log`` (the CLI sets this level; in-process runs do not)."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.INFO)
-    yield
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("info_logs")
 
 
 @pytest.fixture

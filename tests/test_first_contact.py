@@ -19,15 +19,9 @@ from typing import Any
 import pytest
 import urllib3.util.connection
 
-from tap_claude_enterprise.http import rate_limit
 from tap_claude_enterprise.sandbox import SANDBOX_API_KEY, SandboxServer
 from tap_claude_enterprise.tap import TapClaudeEnterprise
 from tests.helpers import run_cli, small_config
-
-
-@pytest.fixture(autouse=True)
-def fresh_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rate_limit, "_registry", {})
 
 
 def write_json(tmp_path: Path, name: str, value: Any) -> Path:
@@ -96,6 +90,7 @@ def test_connection_test_names_a_host_that_cannot_be_resolved(monkeypatch):
     assert tap.connection_test_error.startswith("cannot resolve api.example.invalid:")
 
 
+@pytest.mark.slow  # about 10 s: two real 5 s connect timeouts
 def test_connection_test_against_a_silent_host_keeps_its_own_short_budget(monkeypatch, capsys):
     # A host that never answers the connection: the sync would retry for 600 s.
     timeouts: list[object] = []
@@ -203,6 +198,7 @@ def test_a_bad_api_url_on_a_sync_prints_its_message_and_no_traceback(tmp_path):
     assert result.stdout == ""  # refused before any stream started
 
 
+@pytest.mark.slow  # about 25 s: the first-contact budget, in real time
 def test_a_sync_that_never_reaches_the_api_stops_after_a_short_budget(tmp_path, capsys):
     """No sandbox running (or a wrong api_url): seconds, not max_retry_seconds (600 s)."""
     port = closed_port()

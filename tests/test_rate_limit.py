@@ -23,11 +23,6 @@ from tap_claude_enterprise.tap import TapClaudeEnterprise
 from tests.helpers import FAST_RATE, assert_same_records, pin_watermark, run_tap, small_config
 
 
-@pytest.fixture(autouse=True)
-def fresh_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rate_limit, "_registry", {})
-
-
 class FakeClock:
     """A clock that only moves when the limiter sleeps."""
 
@@ -199,6 +194,7 @@ def test_every_attempt_retries_included_takes_a_slot(make_sandbox):
     assert sum(1 for e in sandbox.requests_for() if e["status"] != 200) == 2
 
 
+@pytest.mark.slow  # about 61 s: it waits for a real one-minute window
 def test_twenty_per_minute_is_never_exceeded_and_nothing_is_refused(
     make_sandbox: Callable[..., SandboxServer], capsys: pytest.CaptureFixture[str]
 ):
@@ -238,6 +234,7 @@ def ten_second_window(monkeypatch: pytest.MonkeyPatch) -> float:
     return 10.0
 
 
+@pytest.mark.slow  # about 40 s of real 10 s windows
 def test_another_consumer_holding_three_quarters_of_the_budget_draws_few_429s(
     make_sandbox: Callable[..., SandboxServer],
     ten_second_window: float,

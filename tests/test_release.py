@@ -23,16 +23,15 @@ from pathlib import Path
 
 import pytest
 
+from tap_claude_enterprise.endpoints import names
 from tap_claude_enterprise.sandbox import SANDBOX_API_KEY
 from tests.helpers import FAST_RATE
 
+pytestmark = pytest.mark.e2e  # builds packages, installs a wheel into a new venv
+
 ROOT = Path(__file__).resolve().parents[1]
 TAG_VERSION = "9.8.7"
-STREAMS = {
-    "summaries", "user_activity", "chat_projects", "skills", "connectors", "plugins",
-    "artifacts", "user_usage_report", "user_cost_report", "usage_report", "cost_report",
-    "usage", "cost",
-}  # fmt: skip
+STREAMS = set(names())
 TIMEOUT = 900
 
 

@@ -13,21 +13,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 import requests
 
-from tap_claude_enterprise.http import rate_limit
 from tap_claude_enterprise.http.errors import NotRetriedError
 from tap_claude_enterprise.http.transport import request_id_of, should_retry_of
 from tap_claude_enterprise.sandbox import Fault, SandboxServer
 from tests.helpers import TapRun, assert_same_records, pin_watermark, run_tap, small_config
 
 REQUEST_ID = re.compile(r"\(request-id (req_sandbox_[0-9a-f]+)\)")
-
-
-@pytest.fixture(autouse=True)
-def fresh_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rate_limit, "_registry", {})
 
 
 def runs(sandbox: SandboxServer, *faults: Fault, **overrides: Any) -> tuple[TapRun, TapRun]:

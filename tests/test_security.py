@@ -23,7 +23,6 @@ import requests
 import urllib3.util.connection
 
 import tap_claude_enterprise
-from tap_claude_enterprise.http import rate_limit
 from tap_claude_enterprise.http.errors import InsecureURLError, RedirectError, TLSVerificationError
 from tap_claude_enterprise.http.redaction import install_secret_filter
 from tap_claude_enterprise.sandbox import Fault, SandboxServer
@@ -36,11 +35,6 @@ KEY = "sk-ant-api01-TOPSECRET-4f1c9e2d"
 # Fatal answers must fail at once; should one ever be retried, fail in seconds, not 10 min.
 SHORT_BUDGET = {"max_retry_seconds": 5}
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-
-
-@pytest.fixture(autouse=True)
-def fresh_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rate_limit, "_registry", {})
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from decimal import Decimal
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
+from tap_claude_enterprise.endpoints import names
 from tap_claude_enterprise.sandbox.server import SandboxServer
 from tap_claude_enterprise.sandbox.usage_cost import (
     BETA,
@@ -28,21 +29,11 @@ from tap_claude_enterprise.sync.windows import revision_start
 from tap_claude_enterprise.tap import TapClaudeEnterprise
 from tests.helpers import run_cli, run_tap, tap_config
 
-STREAMS = {"usage", "cost"}
-LEGACY = {
-    "summaries", "user_activity", "chat_projects", "skills", "connectors", "plugins",
-    "artifacts", "user_usage_report", "user_cost_report", "usage_report", "cost_report",
-}  # fmt: skip
+STREAMS = set(names("usage_cost"))
+LEGACY = set(names()) - STREAMS
 
 
-@pytest.fixture(autouse=True)
-def info_logs():
-    """What the tap learns is logged at INFO, as the CLI shows it."""
-    logger = logging.getLogger("tap-claude-enterprise")
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    yield
-    logger.setLevel(level)
+pytestmark = pytest.mark.usefixtures("info_logs")
 
 
 def midnight(day: dt.date) -> dt.datetime:
