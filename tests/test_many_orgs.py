@@ -20,6 +20,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_claude_enterprise.sandbox.data import OrgConfig, SyntheticOrg
 from tap_claude_enterprise.sandbox.server import SandboxServer
+from tap_claude_enterprise.sandbox.settings import SANDBOX_LIMITS_KEY
 from tap_claude_enterprise.tap import TapClaudeEnterprise
 from tests.helpers import FAST_RATE, pin_watermark, run_tap, small_config
 from tests.postgres import PostgresServer
@@ -157,8 +158,9 @@ def test_organization_label_is_in_every_record_schema_and_key(
 ) -> None:
     sandbox = make_sandbox(members=6, seed=5)
     pin_watermark(sandbox)  # both runs see the same report rows
-    labelled = run_tap(small_config(sandbox, days_back=1, organization_label="acme"))
-    plain = run_tap(small_config(sandbox, days_back=1))
+    keys = {"admin_api_key": SANDBOX_LIMITS_KEY}  # the spend-limit streams too
+    labelled = run_tap(small_config(sandbox, days_back=1, organization_label="acme", **keys))
+    plain = run_tap(small_config(sandbox, days_back=1, **keys))
     schemas = {m["stream"]: m for m in labelled.messages if m["type"] == "SCHEMA"}
     assert set(labelled.records) == set(PRIMARY_KEYS)
     for stream, records in labelled.records.items():
