@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: set up .venv with the tap and its test dependencies, lint, then run tests.
+# The test command: set up .venv with the tap and its test dependencies, lint and type-check,
+# then run tests.
 #   bash scripts/test.sh                lint + every test (what CI runs)
 #   bash scripts/test.sh --fast         lint + the fast suite only: what plain `pytest` runs
 #                                       (units and in-process sandbox syncs)
@@ -30,6 +31,7 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 .venv/bin/ruff check tap_claude_enterprise tests scripts report
+.venv/bin/mypy tap_claude_enterprise  # the package's types ([tool.mypy] in pyproject.toml)
 
 workers=()
 if [ -n "${TEST_WORKERS:-}" ]; then
