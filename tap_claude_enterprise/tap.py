@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import sys
 import time
@@ -35,6 +36,28 @@ from tap_claude_enterprise.sync.stats import log_summary
 from tap_claude_enterprise.sync.windows import API_FLOOR, format_timestamp, utc_now
 
 CONNECTION_TEST_DAYS_BACK = 7
+DECIMAL_KEYWORDS = ("precision", "scale")
+
+
+def with_decimal_keywords(schema: dict[str, Any], declared: dict[str, Any]) -> bool:
+    """Copy ``precision``/``scale`` of decimal properties from ``declared`` into ``schema``.
+
+    Only where both schemas have the property with ``format: x-singer.decimal``; returns
+    whether anything was added.
+    """
+    added = False
+    declared_props = declared.get("properties") or {}
+    for name, prop in (schema.get("properties") or {}).items():
+        source = declared_props.get(name)
+        if not isinstance(source, dict) or not isinstance(prop, dict):
+            continue
+        if prop.get("format") == source.get("format") == "x-singer.decimal":
+            for keyword in DECIMAL_KEYWORDS:
+                if keyword in source and keyword not in prop:
+                    prop[keyword] = source[keyword]
+                    added = True
+        added = with_decimal_keywords(prop, source) or added
+    return added
 
 
 class TapClaudeEnterprise(Tap):
@@ -98,6 +121,24 @@ class TapClaudeEnterprise(Tap):
         for entry in catalog["streams"]:
             entry["schema"] = self.streams[entry["tap_stream_id"]].schema
         return catalog
+
+    def setup_mapper(self) -> None:
+        """The SDK's stream maps, registered with the decimal keywords the catalog model drops.
+
+        The SDK registers each stream's schema from its catalog model, which keeps
+        ``format: x-singer.decimal`` but not ``precision``/``scale``: SCHEMA messages would
+        make target-postgres create NUMERIC and target-snowflake NUMBER(38, 0).
+        """
+        super().setup_mapper()
+        for entry in self.catalog.streams:
+            name = entry.stream or entry.tap_stream_id
+            stream = self.streams.get(name)
+            mappers = self.mapper.stream_maps.get(name)
+            if stream is None or not mappers:
+                continue
+            schema = copy.deepcopy(mappers[0].raw_schema)
+            if with_decimal_keywords(schema, stream.schema):
+                self.mapper.register_raw_stream_schema(name, schema, entry.key_properties)
 
     @property
     def streams(self) -> dict[str, Stream]:
