@@ -39,6 +39,24 @@ CONNECTION_TEST_DAYS_BACK = 7
 DECIMAL_KEYWORDS = ("precision", "scale")
 
 
+def restore_decimal_keywords(tap: Tap) -> None:
+    """Re-register each stream's schema with ``precision``/``scale`` of its decimals.
+
+    The SDK registers a stream's schema from its catalog model, which keeps ``format:
+    x-singer.decimal`` but drops ``precision`` and ``scale``: SCHEMA messages would make
+    target-postgres create NUMERIC and target-snowflake NUMBER(38, 0).
+    """
+    for entry in tap.catalog.streams:
+        name = entry.stream or entry.tap_stream_id
+        stream = tap.streams.get(name)
+        mappers = tap.mapper.stream_maps.get(name)
+        if stream is None or not mappers:
+            continue
+        schema = copy.deepcopy(mappers[0].raw_schema)
+        if with_decimal_keywords(schema, stream.schema):
+            tap.mapper.register_raw_stream_schema(name, schema, entry.key_properties)
+
+
 def with_decimal_keywords(schema: dict[str, Any], declared: dict[str, Any]) -> bool:
     """Copy ``precision``/``scale`` of decimal properties from ``declared`` into ``schema``.
 
@@ -123,22 +141,9 @@ class TapClaudeEnterprise(Tap):
         return catalog
 
     def setup_mapper(self) -> None:
-        """The SDK's stream maps, registered with the decimal keywords the catalog model drops.
-
-        The SDK registers each stream's schema from its catalog model, which keeps
-        ``format: x-singer.decimal`` but not ``precision``/``scale``: SCHEMA messages would
-        make target-postgres create NUMERIC and target-snowflake NUMBER(38, 0).
-        """
+        """The SDK's stream maps, with the money keywords its catalog model drops."""
         super().setup_mapper()
-        for entry in self.catalog.streams:
-            name = entry.stream or entry.tap_stream_id
-            stream = self.streams.get(name)
-            mappers = self.mapper.stream_maps.get(name)
-            if stream is None or not mappers:
-                continue
-            schema = copy.deepcopy(mappers[0].raw_schema)
-            if with_decimal_keywords(schema, stream.schema):
-                self.mapper.register_raw_stream_schema(name, schema, entry.key_properties)
+        restore_decimal_keywords(self)
 
     @property
     def streams(self) -> dict[str, Stream]:
