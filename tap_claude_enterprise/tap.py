@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import sys
 import time
@@ -35,6 +36,46 @@ from tap_claude_enterprise.sync.stats import log_summary
 from tap_claude_enterprise.sync.windows import API_FLOOR, format_timestamp, utc_now
 
 CONNECTION_TEST_DAYS_BACK = 7
+DECIMAL_KEYWORDS = ("precision", "scale")
+
+
+def restore_decimal_keywords(tap: Tap) -> None:
+    """Re-register each stream's schema with ``precision``/``scale`` of its decimals.
+
+    The SDK registers a stream's schema from its catalog model, which keeps ``format:
+    x-singer.decimal`` but drops ``precision`` and ``scale``: SCHEMA messages would make
+    target-postgres create NUMERIC and target-snowflake NUMBER(38, 0).
+    """
+    for entry in tap.catalog.streams:
+        name = entry.stream or entry.tap_stream_id
+        stream = tap.streams.get(name)
+        mappers = tap.mapper.stream_maps.get(name)
+        if stream is None or not mappers:
+            continue
+        schema = copy.deepcopy(mappers[0].raw_schema)
+        if with_decimal_keywords(schema, stream.schema):
+            tap.mapper.register_raw_stream_schema(name, schema, entry.key_properties)
+
+
+def with_decimal_keywords(schema: dict[str, Any], declared: dict[str, Any]) -> bool:
+    """Copy ``precision``/``scale`` of decimal properties from ``declared`` into ``schema``.
+
+    Only where both schemas have the property with ``format: x-singer.decimal``; returns
+    whether anything was added.
+    """
+    added = False
+    declared_props = declared.get("properties") or {}
+    for name, prop in (schema.get("properties") or {}).items():
+        source = declared_props.get(name)
+        if not isinstance(source, dict) or not isinstance(prop, dict):
+            continue
+        if prop.get("format") == source.get("format") == "x-singer.decimal":
+            for keyword in DECIMAL_KEYWORDS:
+                if keyword in source and keyword not in prop:
+                    prop[keyword] = source[keyword]
+                    added = True
+        added = with_decimal_keywords(prop, source) or added
+    return added
 
 
 class TapClaudeEnterprise(Tap):
@@ -98,6 +139,11 @@ class TapClaudeEnterprise(Tap):
         for entry in catalog["streams"]:
             entry["schema"] = self.streams[entry["tap_stream_id"]].schema
         return catalog
+
+    def setup_mapper(self) -> None:
+        """The SDK's stream maps, with the money keywords its catalog model drops."""
+        super().setup_mapper()
+        restore_decimal_keywords(self)
 
     @property
     def streams(self) -> dict[str, Stream]:

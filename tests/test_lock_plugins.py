@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tap_claude_enterprise.endpoints import names
-from tests.test_e2e_meltano import MELTANO, Meltano, meltano  # noqa: F401 - session fixture
+from tests.test_e2e_meltano import MELTANO, Meltano, clean_env, meltano  # noqa: F401 - session fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -110,3 +110,45 @@ def test_meltano_writes_the_same_lock_file(meltano: Meltano) -> None:  # noqa: F
         check=True,
     )
     assert result.stdout == lock_plugins.lock_path(hub()).read_text()
+
+
+# Loaders whose lock file is written from their own --about (the Hub is not reachable
+# here): the lock must define exactly what the installed loader accepts.
+ABOUT_LOCKED = ("target-snowflake", "target-bigquery")
+ABOUT_KINDS = {"string": "string", "integer": "integer", "boolean": "boolean"}
+
+
+def about_kind(prop: dict[str, Any]) -> str:
+    """The Meltano kind a --about property maps to (first non-null JSON type; enums options)."""
+    types = prop.get("type") or [t["type"] for t in prop.get("anyOf", []) if isinstance(t, dict)]
+    types = [types] if isinstance(types, str) else [t for t in types if t != "null"]
+    if "enum" in prop and types[0] == "string":
+        return "options"
+    return ABOUT_KINDS.get(types[0], types[0])
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("name", ABOUT_LOCKED)
+def test_loader_lock_files_match_their_about(meltano: Meltano, name: str, tmp_path: Path) -> None:  # noqa: F811
+    """Every setting --about lists is locked with its kind, default and enum; no others."""
+    (plugin,) = (p for p in PROJECT["plugins"]["loaders"] if p["name"] == name)
+    path = ROOT / "plugins" / "loaders" / f"{name}--{plugin['variant']}.lock"
+    locked = json.loads(path.read_text())
+    assert locked["pip_url"] == plugin["pip_url"], "meltano.yml and the lock install the same"
+    output = meltano.run("invoke", name, "--about", "--format=json", env=clean_env(tmp_path))
+    about, _ = json.JSONDecoder().raw_decode(output, output.index("{"))  # stdout comes first
+    assert locked["capabilities"] == about["capabilities"]
+    props = about["settings"]["properties"]
+    settings = {s["name"]: s for s in locked["settings"]}
+    assert list(settings) == list(props)
+    for key, prop in props.items():
+        setting = settings[key]
+        assert setting["kind"] == about_kind(prop), key
+        if setting["kind"] == "options":
+            assert [o["value"] for o in setting["options"]] == prop["enum"], key
+        if key != "default_target_schema":  # the Hub's convention: the extractor's schema
+            assert setting.get("value") == prop.get("default"), key
+        if prop.get("secret"):
+            assert setting.get("sensitive") is True, key
+    for required in about["settings"].get("required", []):
+        assert all(required in group for group in locked["settings_group_validation"])
