@@ -1,13 +1,23 @@
 -- Each member's period-to-date spend (Spend Limits API, last read) agrees with the month's
--- spend in user_cost_report up to that day, within the documented freshness and revision
--- lag: cost data is fresh within about 24 hours and revised until about 7 days after the
--- month ends, so the member's spend of the last two days read is the tolerance (plus a cent
--- for the API's 3-decimal rounding). Only monthly limits of a month the warehouse covers.
+-- spend in user_cost_report, within the documented lag: cost data is fresh within about
+-- 24 hours (and revised for days after), so the member's spend of the last two days read
+-- (read_on and the day before) is the tolerance, plus a cent for the API's rounding to
+-- 3 decimals of a cent. Spend only grows within a month, so:
+--   * below: the API's spend covers every day the warehouse holds, less that tolerance;
+--   * above: only when the warehouse holds the day read itself (a sync without end_date)
+--     can the API's spend be bounded; a warehouse that stops earlier does not know the
+--     days between, so only the lower bound is checked.
+-- Only monthly limits, and only when the warehouse covers the month from its 1st.
 with latest as (
   select *
   from {{ ref('stg_claude__spend_limits_effective') }}
   where period = 'monthly'
     and read_on = (select max(read_on) from {{ ref('stg_claude__spend_limits_effective') }})
+),
+
+coverage as (
+  select min(usage_date) as covered_from, max(usage_date) as covered_to
+  from {{ ref('stg_claude__user_cost_report') }}
 ),
 
 month_to_date as (
@@ -23,8 +33,21 @@ month_to_date as (
   group by 1
 )
 
-select latest.user_id, latest.period_to_date_spend_usd, month_to_date.mtd_usd, month_to_date.recent_usd
+select
+  latest.user_id,
+  latest.read_on,
+  latest.period_to_date_spend_usd,
+  month_to_date.mtd_usd,
+  month_to_date.recent_usd,
+  coverage.covered_to
 from latest
 inner join month_to_date on month_to_date.user_id = latest.user_id
-where abs(latest.period_to_date_spend_usd - month_to_date.mtd_usd) > month_to_date.recent_usd + 0.01
-  and (select min(usage_date) from {{ ref('stg_claude__user_cost_report') }}) <= {{ month_of('latest.read_on') }}
+cross join coverage
+where coverage.covered_from <= {{ month_of('latest.read_on') }}
+  and (
+    latest.period_to_date_spend_usd < month_to_date.mtd_usd - month_to_date.recent_usd - 0.01
+    or (
+      coverage.covered_to >= latest.read_on
+      and latest.period_to_date_spend_usd > month_to_date.mtd_usd + month_to_date.recent_usd + 0.01
+    )
+  )
