@@ -589,7 +589,7 @@ def render_html(
                 + (f" ({partial_from(r)})" if partial_from(r) else ""),
                 dollars(r["monthly_budget_usd"]),
                 dollars(r["spent_usd"], None),
-                f"{r['pct_used']}%",
+                f"{r['pct_used']}%" if r["pct_used"] is not None else NONE,
                 dollars(r["projected_month_end_usd"]),
                 str(r["overrun_date"] or r["projected_overrun_date"] or NONE),
                 r["status"].replace("_", " "),

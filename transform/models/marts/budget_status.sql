@@ -75,7 +75,9 @@ select
   end as projected_overrun_date,
   case
     when overrun_date is not null then 'over_budget'
-    when coalesce(projected_month_end_usd, spent_usd) * 100 >= monthly_budget_usd * {{ var('budget_at_risk_pct') }} then 'at_risk'
+    -- A budget of 0 (a spend limit of 0: included usage only) is at risk only once spent.
+    when coalesce(projected_month_end_usd, spent_usd) * 100 >= monthly_budget_usd * {{ var('budget_at_risk_pct') }}
+      and (monthly_budget_usd > 0 or coalesce(projected_month_end_usd, spent_usd) > 0) then 'at_risk'
     when is_partial_month then 'partial_month'
     else 'on_track'
   end as status
