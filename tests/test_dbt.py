@@ -29,6 +29,7 @@ from tests.dbt_fixtures import (
     DBT_DAYS,
     DBT_MEMBERS,
     DBT_SEED,
+    DEMO_VENV,
     MARTS,
     OPTIONAL_STREAMS,
     SOURCE,
@@ -518,6 +519,57 @@ def test_dbt_builds_without_the_tables_of_skipped_streams(
         ).fetchall()
         assert {t[0] for t in tables} >= MART_TABLES
         check_seed_budgets(lambda sql: partial.execute(sql).fetchall(), spend="cost_report" in kept)
+
+
+# argv: file, first day of the month: the member who spent most in it "has spent nothing".
+_ZERO_TOP_SPENDER = """
+import sys, duckdb
+with duckdb.connect(sys.argv[1]) as con:
+    (user,) = con.execute(
+        "select user_id from claude_enterprise.user_cost_report "
+        "where cast(left(cast(starting_at as varchar), 10) as date) >= cast(? as date) "
+        "and user_id in (select user_id from claude_enterprise.spend_limits_effective) "
+        "group by 1 order by sum(cast(amount_usd as decimal(38, 8))) desc limit 1",
+        [sys.argv[2]],
+    ).fetchone()
+    con.execute(
+        "update claude_enterprise.spend_limits_effective "
+        "set period_to_date_spend = '0', period_to_date_spend_usd = '0' where user_id = ?",
+        [user],
+    )
+"""
+
+
+@pytest.mark.e2e
+def test_period_to_date_spend_below_the_warehouse_fails_the_reconciliation(
+    meltano_project: Meltano, dbt_duckdb_build: DbtBuild, tmp_path: Path
+) -> None:
+    """The reconciliation test is real: one member's period-to-date spend set below what
+    user_cost_report already holds for the month (beyond the lag) fails it, for that member."""
+    month = dbt_duckdb_build.period.last.replace(day=1)
+    if month != dt.datetime.now(tz=dt.timezone.utc).date().replace(day=1):
+        pytest.skip("the warehouse holds no day of the month read yet (its 1st or 2nd)")
+    db_file = duckdb_copy(dbt_duckdb_build.db_file, tmp_path)
+    with_spend = month.isoformat()
+    subprocess.run(
+        [str(DEMO_VENV / "bin" / "python"), "-c", _ZERO_TOP_SPENDER, str(db_file), with_spend],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    env = clean_env(
+        tmp_path,
+        DBT_DUCKDB_PATH=str(db_file),
+        DBT_DUCKDB_SCHEMA=MARTS,
+        CLAUDE_ENTERPRISE_SOURCE_SCHEMA=SOURCE,
+    )
+    test = "assert_period_to_date_spend_reconciles_with_user_cost_report"
+    result = subprocess.run(
+        [str(meltano_project.executable), "--environment=dev", "invoke", "dbt-duckdb:build",
+         "--select", f"+{test}", "--exclude", "assert_one_organization_per_build"],
+        cwd=meltano_project.project, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert re.search(rf"FAIL 1 \S*{test}", output), output[-3000:]
 
 
 @pytest.mark.e2e
