@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tap_claude_enterprise.endpoints import ADMIN_ONLY, ENDPOINTS
 from tap_claude_enterprise.sandbox.data import OrgConfig, SyntheticOrg
 from tap_claude_enterprise.sandbox.server import SandboxServer
 from tap_claude_enterprise.sandbox.usage_cost import build_rows, expected_total
@@ -61,6 +62,8 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "usage": ("starting_at", "actor_id", "actor_type", "model", "product"),
     "cost": ("starting_at", "actor_id", "actor_type", "model", "product"),
 }
+# The Spend Limits API's streams: Meltano's sandbox config reads them too (admin_api_key).
+SPEND_LIMIT_STREAMS = {e.name for e in ENDPOINTS if e.keys == ADMIN_ONLY}
 REPORTS = {  # table -> (kind, per_user)
     "user_usage_report": ("usage", True),
     "user_cost_report": ("cost", True),
@@ -504,7 +507,8 @@ def test_meltano_run_into_postgres_then_revised_rerun(
 
     # Analyst-ready types: flat columns, NUMERIC money, real dates, BIGINT counts.
     types = pg_column_types(postgres, schema)
-    assert set(types) == set(PRIMARY_KEYS)
+    # meltano.yml gives the sandbox's spend-limits key (admin_api_key): those tables too.
+    assert set(types) == set(PRIMARY_KEYS) | SPEND_LIMIT_STREAMS
     # Exactly the tap's flattened columns: nothing left nested, no name cut at 63 bytes.
     for table, columns in flattened_schemas().items():
         stored = {c for c in types[table] if not c.startswith("_sdc_")}
@@ -915,6 +919,7 @@ def test_meltano_yml_matches_about() -> None:
         **FLATTENING_DEFAULTS,
         "api_url": "http://127.0.0.1:8765",
         "api_key": "sk-ant-api01-sandbox",
+        "admin_api_key": "sk-ant-admin01-sandbox-limits",
         "start_date": "30 days ago",
     }
     # The many-organizations recipe: inheriting extractors with their own label.
