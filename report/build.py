@@ -370,10 +370,66 @@ def budget_chart(data: ReportData) -> Chart:
     )
     layout["xaxis"]["title"] = {"text": "% of monthly budget"}
     layout["yaxis"] = {"automargin": True}
+    layout["height"] = max(layout["height"], 80 + 22 * len(rows))  # one budget per member
     return Chart(
         "budgets",
         "Budget burn",
         "Which budgets are used up, or will be by the end of the month? (dashed line: 100%)",
+        traces,
+        layout,
+    )
+
+
+LIMIT_COLOURS = {"over": "#D55E00", "near": "#E69F00", "ok": "#009E73"}
+LIMITED_SHOWN = 15  # members on the spend-limit chart, the closest to their limit first
+
+
+def limit_label(limit: Any, is_unlimited: bool) -> str:
+    """A member's limit in words: NULL is unlimited, 0 is included usage only."""
+    if is_unlimited:
+        return "unlimited"
+    if limit is not None and Decimal(str(limit)) == 0:
+        return "$0 (included usage only)"
+    return dollars(limit)
+
+
+def spend_limit_chart(data: ReportData) -> Chart:
+    """Members with a finite limit, the closest to it first: spent so far vs the limit."""
+    rows = [r for r in data["spend_limits"] if not r["is_unlimited"]][:LIMITED_SHOWN]
+    rows.reverse()  # plotly draws the first category at the bottom
+    names = [r["actor_name"] or r["user_id"] for r in rows]
+    traces = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "name": "Spent this period",
+            "y": names,
+            "x": [r["period_to_date_spend_usd"] for r in rows],
+            "marker": {"color": [LIMIT_COLOURS.get(r["limit_status"], "#777") for r in rows]},
+            "text": [
+                f"{dollars(r['period_to_date_spend_usd'])} of "
+                f"{limit_label(r['limit_usd'], r['is_unlimited'])}"
+                for r in rows
+            ],
+            "textposition": "auto",
+        },
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "name": "Spend limit",
+            "y": names,
+            "x": [r["limit_usd"] for r in rows],
+            "marker": {"symbol": "line-ns-open", "size": 18, "color": "#000", "line": {"width": 3}},
+        },
+    ]
+    layout = _base_layout("", hovermode="closest")
+    layout["xaxis"]["title"] = {"text": "USD this period"}
+    layout["yaxis"] = {"automargin": True}
+    return Chart(
+        "spend_limits",
+        "Spend limits",
+        "Who is near (>= 80 %) or over their spend limit? (bars: spent so far, orange near, "
+        "red over; tick: the limit)",
         traces,
         layout,
     )
@@ -431,7 +487,7 @@ def anomaly_chart(data: ReportData) -> Chart:
 
 CHARTS = (adoption_chart, utilization_chart, product_usage_chart, spend_by_model_chart,
           spend_by_product_chart, month_to_date_chart, top_spenders_chart, budget_chart,
-          anomaly_chart)  # fmt: skip
+          spend_limit_chart, anomaly_chart)  # fmt: skip
 
 
 def build_report(data: ReportData) -> list[Chart]:
@@ -473,16 +529,25 @@ def _kpis(data: ReportData) -> list[tuple[str, str]]:
     if data["adoption"]:
         idle = data["adoption"][-1]["inactive_seats"]
         out.append(("Seats without a monthly active user", str(idle)))
+    if data["spend_limits"]:
+        flagged = [r for r in data["spend_limits"] if r["limit_status"] in ("near", "over")]
+        out.append(("Members near or over their spend limit", str(len(flagged))))
+        out.append(("Pending limit increase requests", str(len(data["limit_requests"]))))
     out.append(("Anomalies", str(len(data["anomalies"]))))
     return out
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> str:
+def _table(
+    headers: list[str], rows: list[list[str]], *, table_id: str = "", empty: str = ""
+) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    if not rows and empty:
+        body = f'<tr class="empty"><td colspan="{len(headers)}">{html.escape(empty)}</td></tr>'
+    attribute = f' id="{table_id}"' if table_id else ""
+    return f"<table{attribute}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def render_html(
@@ -524,7 +589,7 @@ def render_html(
                 + (f" ({partial_from(r)})" if partial_from(r) else ""),
                 dollars(r["monthly_budget_usd"]),
                 dollars(r["spent_usd"], None),
-                f"{r['pct_used']}%",
+                f"{r['pct_used']}%" if r["pct_used"] is not None else NONE,
                 dollars(r["projected_month_end_usd"]),
                 str(r["overrun_date"] or r["projected_overrun_date"] or NONE),
                 r["status"].replace("_", " "),
@@ -546,10 +611,44 @@ def render_html(
             for r in reversed(data["anomalies"])
         ],
     )
+    limits = _table(
+        ["Member", "Status", "Spent this period (exact)", "Limit", "Used", "Limit from", "Read"],
+        [
+            [
+                r["actor_name"] or r["user_id"],
+                r["limit_status"],
+                dollars(r["period_to_date_spend_usd"], None),
+                limit_label(r["limit_usd"], r["is_unlimited"]),
+                f"{r['pct_used']}%" if r["pct_used"] is not None else NONE,
+                " ".join(str(v) for v in (r["source_type"], r["source_id"]) if v),
+                str(r["read_on"]),
+            ]
+            for r in data["spend_limits"]
+            if r["limit_status"] in ("near", "over")
+        ],
+        table_id="spend-limits",
+        empty="No member is near or over their spend limit.",
+    )
+    requests = _table(
+        ["Requested", "Member", "Current limit", "Spent this period (exact)", "Used"],
+        [
+            [
+                str(r["created_at"]),
+                r["actor_name"] or r["user_id"],
+                limit_label(r["current_limit_usd"], r["is_unlimited"]),
+                dollars(r["period_to_date_spend_usd"], None),
+                f"{r['pct_used']}%" if r["pct_used"] is not None else NONE,
+            ]
+            for r in data["limit_requests"]
+        ],
+        table_id="limit-requests",
+        empty="No pending request for a higher spend limit.",
+    )
     page = Template(TEMPLATE.read_text(encoding="utf-8"))
     return page.substitute(
         title=html.escape(title), generated=html.escape(generated), kpis=kpis, cards=cards,
-        budgets=budgets, anomalies=anomalies, figures=figures.replace("</", "<\\/"),
+        budgets=budgets, limits=limits, limit_requests=requests, anomalies=anomalies,
+        figures=figures.replace("</", "<\\/"),
         plotly_js=plotly_js.replace("</script", "<\\/script"),
     )  # fmt: skip
 

@@ -41,6 +41,19 @@ QUERIES: dict[str, str] = {
         where spend_month = (select max(spend_month) from {schema}.budget_status)
         order by coalesce(projected_pct_used, pct_used) desc, label
     """,
+    "spend_limits": """
+        select user_id, actor_name, actor_email_address, read_on, period, source_type, source_id,
+               is_unlimited, limit_usd, period_to_date_spend_usd, pct_used, limit_status
+        from {schema}.spend_limit_status
+        order by case limit_status when 'over' then 0 when 'near' then 1 when 'ok' then 2
+                 else 3 end, pct_used desc, period_to_date_spend_usd desc, user_id
+    """,
+    "limit_requests": """
+        select request_id, actor_name, actor_email_address, user_id, period, created_at,
+               is_unlimited, current_limit_usd, period_to_date_spend_usd, pct_used
+        from {schema}.spend_limit_requests_pending
+        order by created_at, request_id
+    """,
     "anomalies": """
         select entity_type, entity_id, entity_label, spend_date, amount_usd,
                baseline_median_usd, threshold_usd, robust_z

@@ -23,9 +23,12 @@ from tap_claude_enterprise.http.errors import BadRequestError, DateNotAvailableE
 from tap_claude_enterprise.http.redaction import install_secret_filter
 from tap_claude_enterprise.run import RunContext
 from tap_claude_enterprise.streams import stream_types
+from tap_claude_enterprise.streams.spend_limits import SpendLimitsStream
 from tap_claude_enterprise.sync.availability import EndpointAccess
 from tap_claude_enterprise.sync.key_access import (
     ADMIN_KEY_SETTING,
+    SPEND_LIMITS_SCOPE,
+    admin_only,
     admin_readable,
     analytics_and_admin,
     is_admin_key,
@@ -189,7 +192,7 @@ class TapClaudeEnterprise(Tap):
         ``connection_test_error``.
         """
         if is_admin_key(self.config.get("api_key")):
-            return self._admin_key_connection_test()
+            return self._admin_key_connection_test() and self._spend_limits_verdict()
         stream = self.streams["summaries"]
         assert isinstance(stream, AnalyticsStream)
         day = max(utc_now().date() - dt.timedelta(days=CONNECTION_TEST_DAYS_BACK), API_FLOOR)
@@ -209,6 +212,32 @@ class TapClaudeEnterprise(Tap):
             " and ".join(analytics_and_admin()),
             number_word(len(analytics_and_admin())),
         )
+        return self._spend_limits_verdict()
+
+    def _spend_limits_verdict(self) -> bool:
+        """With ``admin_api_key`` set: one more request says whether it reads the spend
+        limits. Either way the test passes (a sync then skips those streams in one line)."""
+        if not self.config.get(ADMIN_KEY_SETTING):
+            return True
+        family = admin_only()
+        stream = self.streams[family[0]]
+        assert isinstance(stream, SpendLimitsStream)
+        stream.limits.page_size = 1  # one member's row: the answer, not the data, matters
+        reason = _probe(stream, {})
+        if reason is None:
+            self.logger.info(
+                "Connection test: admin_api_key can read the spend limits (%s): %s.",
+                SPEND_LIMITS_SCOPE,
+                ", ".join(family),
+            )
+        else:
+            self.logger.warning(
+                "Connection test: admin_api_key cannot read the spend limits (it needs an "
+                "Admin API key with %s), so a sync skips %s: %s",
+                SPEND_LIMITS_SCOPE,
+                ", ".join(family),
+                reason,
+            )
         return True
 
     def _admin_key_connection_test(self) -> bool:

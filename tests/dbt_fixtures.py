@@ -39,8 +39,9 @@ DBT_DAYS = 45  # two report windows; long enough for 28-day anomaly baselines
 MARTS = "analytics"
 SOURCE = "claude_enterprise"
 STREAMS = tuple(names())
-# Streams an organization may not have (the tap skips a 403/404 endpoint: no table) ...
-OPTIONAL_STREAMS = ("plugins", "artifacts", "usage", "cost")
+# Streams an organization may not have (the tap skips a 403/404 endpoint: no table; the
+# spend limits also without admin_api_key: budgets then come from the seed) ...
+OPTIONAL_STREAMS = ("plugins", "artifacts", "usage", "cost", *names("spend_limits"))
 # ... and the only two a Console organization (Admin key) has.
 CONSOLE_STREAMS = tuple(e.name for e in ENDPOINTS if "admin" in e.keys)
 
@@ -53,6 +54,7 @@ class DbtBuild:
     org: SyntheticOrg
     period: Period
     output: str  # Meltano's output, dbt's log included
+    started: dt.datetime | None = None  # when the tap began reading (spend-limit truth)
 
 
 @pytest.fixture(scope="session")
@@ -106,6 +108,7 @@ def dbt_duckdb_build(
     work = tmp_path_factory.mktemp("dbt-duckdb")
     db_file = work / "claude.duckdb"
     period = sandbox_period(dbt_sandbox, DBT_DAYS)
+    started = dbt_sandbox.now()
     env = period_env(
         dbt_sandbox,
         period,
@@ -128,7 +131,7 @@ def dbt_duckdb_build(
     if sandbox_clock(dbt_sandbox) != (period.latest, period.refreshed_day):
         pytest.skip("the sandbox's day rolled over during the run; expectations moved")
     org = SyntheticOrg(OrgConfig(seed=DBT_SEED, members=DBT_MEMBERS))
-    return DbtBuild(db_file=db_file, org=org, period=period, output=output)
+    return DbtBuild(db_file=db_file, org=org, period=period, output=output, started=started)
 
 
 def duckdb_copy(

@@ -14,19 +14,22 @@ import re
 import subprocess
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from tap_claude_enterprise.sandbox import spend_limits as sandbox_limits
 from tap_claude_enterprise.sandbox.data import OrgConfig, SyntheticOrg
-from tap_claude_enterprise.sandbox.server import SandboxServer
+from tap_claude_enterprise.sandbox.server import SandboxServer, SandboxSettings
 from tests.dbt_fixtures import (
     CONSOLE_STREAMS,
     DBT_DAYS,
     DBT_MEMBERS,
     DBT_SEED,
+    DEMO_VENV,
     MARTS,
     OPTIONAL_STREAMS,
     SOURCE,
@@ -38,7 +41,7 @@ from tests.dbt_fixtures import (
 )
 from tests.helpers import days
 from tests.postgres import PostgresServer, pg_binary, postgres_server
-from tests.test_e2e_meltano import Meltano, Period, clean_env, sandbox_clock
+from tests.test_e2e_meltano import ROOT, Meltano, Period, clean_env, sandbox_clock
 
 Query = Callable[[str], list[tuple]]
 FLOAT_TYPES = {"double", "float", "real", "double precision", "float4", "float8"}
@@ -46,8 +49,9 @@ MART_TABLES = {
     "adoption_daily", "product_usage_daily", "members", "member_activity", "spend_daily",
     "spend_monthly", "spend_org_daily", "spend_model_product_daily", "top_spenders_monthly",
     "budget_spend_daily", "budget_status", "spend_entity_daily", "spend_anomalies",
-    "cost_api_spend_daily",
+    "cost_api_spend_daily", "spend_limit_status", "spend_limit_requests_pending",
 }  # fmt: skip
+CENT = Decimal("0.01")
 
 
 def dollars(micro_cents: int) -> Decimal:
@@ -255,6 +259,140 @@ def check_first_month(query: Query, want: dict[dt.date, Decimal]) -> None:
             assert status in ("on_track", "at_risk", "over_budget"), status
 
 
+@dataclass
+class SandboxAt:
+    """The sandbox's Spend Limits answers as of one moment (its spend grows with time)."""
+
+    org: SyntheticOrg
+    moment: dt.datetime
+
+    def now(self) -> dt.datetime:
+        return self.moment
+
+    def data_refreshed_at(self) -> dt.datetime:
+        lag = dt.timedelta(hours=SandboxSettings().refresh_lag_hours)
+        return (self.moment - lag).replace(second=0, microsecond=0)
+
+
+def spend_limit_truth(org: SyntheticOrg, moment: dt.datetime) -> dict[str, dict[str, Any]]:
+    """Per member: the effective row the sandbox serves at ``moment`` (amounts in cents)."""
+    state = cast(Any, SandboxAt(org, moment))
+    return {row["scope"]["user_id"]: row for row in sandbox_limits.effective_rows(state, {})}
+
+
+def limit_status(limit: Decimal | None, spent: Decimal) -> str:
+    """The mart's rule: NULL unlimited; 0 over once anything is spent; near >= 80 %."""
+    if limit is None:
+        return "unlimited"
+    if spent >= limit and (limit > 0 or spent > 0):
+        return "over"
+    return "near" if limit > 0 and spent * 100 >= limit * 80 else "ok"
+
+
+def check_spend_limits(
+    query: Query, org: SyntheticOrg, period: Period, started: dt.datetime
+) -> None:
+    """The spend-limit marts and the budgets from limits hold the sandbox's truth: limits
+    exact, NULL (unlimited) and 0 (included usage only) apart, near/over, the pending
+    queue, and budgets per member, RBAC group and organization."""
+    now = dt.datetime.now(tz=dt.timezone.utc)
+    before, after = spend_limit_truth(org, started), spend_limit_truth(org, now)
+    assert set(before) == set(after)
+    cents = Decimal(100)
+    limits = {
+        user: None if row["amount"] is None else Decimal(row["amount"]) / cents
+        for user, row in after.items()
+    }
+    rows = query(
+        "select user_id, is_unlimited, limit_usd, period_to_date_spend_usd, source_type, "
+        f"limit_status, pct_used from {MARTS}.spend_limit_status"
+    )
+    got = {r[0]: r[1:] for r in rows}
+    assert set(got) == set(limits)  # current members only, each once
+    for user, (unlimited, limit, spent, source, status, pct) in got.items():
+        assert (unlimited, limit) == (limits[user] is None, limits[user]), user
+        assert source == after[user]["source"]["type"], user
+        # The spend read lies between the sandbox's answers before and after the run.
+        low = Decimal(before[user]["period_to_date_spend"]) / cents
+        high = Decimal(after[user]["period_to_date_spend"]) / cents
+        assert low <= spent <= high, user
+        assert status == limit_status(limits[user], spent), user
+        if limit:
+            assert pct == (spent * 100 / limit).quantize(CENT), user
+        else:
+            assert pct is None, user
+    # NULL and 0 stay apart all the way: both kinds are in the sandbox and in the mart.
+    assert any(r[1] and r[2] is None for r in rows)
+    assert any(not r[1] and r[2] == 0 for r in rows)
+    statuses = {r[5] for r in rows}
+    assert {"over", "unlimited", "ok"} <= statuses
+    # The near/over list is exactly the truth's (from the limits and the spend read).
+    flagged = {r[0]: r[5] for r in rows if r[5] in ("near", "over")}
+    assert flagged == {
+        u: limit_status(limits[u], got[u][2])
+        for u in limits
+        if limit_status(limits[u], got[u][2]) in ("near", "over")
+    }
+
+    # The pending queue: every pending request of a current member, its live limit.
+    state = cast(Any, SandboxAt(org, now))
+    pending = [r for r in sandbox_limits.increase_requests(state, {}) if r["status"] == "pending"]
+    assert pending
+    queue = query(
+        "select request_id, user_id, is_unlimited, current_limit_usd, period_to_date_spend_usd "
+        f"from {MARTS}.spend_limit_requests_pending"
+    )
+    assert {q[0]: q[1] for q in queue} == {r["id"]: r["actor"]["user_id"] for r in pending}
+    for _, user, unlimited, limit, spent in queue:
+        assert (unlimited, limit) == (limits[user] is None, limits[user]), user
+        assert spent == got[user][2], user
+
+    # Budgets from the limits: member = its limit (none when unlimited, 0 stays 0), RBAC
+    # group = the sum over the members whose limit comes from it, organization = the sum
+    # of every finite limit; each against the right members' spend this month.
+    month = period.last.replace(day=1)
+    spend: dict[str, Decimal] = defaultdict(Decimal)
+    for (day, user), amount in org_spend_per_day(org, period, per_user=True).items():
+        if day >= month:
+            spend[user] += amount
+    groups: dict[str, list[str]] = defaultdict(list)
+    for user, row in after.items():
+        if row["source"]["type"] == "rbac_group":
+            groups[row["source"]["rbac_group_id"]].append(user)
+    finite = {u: lim for u, lim in limits.items() if lim is not None}
+    want = {("member", u): (lim, spend[u]) for u, lim in finite.items()}
+    for group, users in groups.items():
+        want[("rbac_group", group)] = (
+            sum((finite[u] for u in users), Decimal(0)),
+            sum((spend[u] for u in users), Decimal(0)),
+        )
+    budgets = query(
+        "select scope, scope_id, monthly_budget_usd, spent_usd, budget_source "
+        f"from {MARTS}.budget_status where spend_month = '{month.isoformat()}'"
+    )
+    assert {b[4] for b in budgets} == {"spend_limits"}
+    assert {(b[0], b[1]): (b[2], b[3]) for b in budgets if b[0] != "organization"} == want
+    ((org_budget,),) = [(b[2],) for b in budgets if b[0] == "organization"]
+    assert org_budget == sum(finite.values(), Decimal(0))
+    assert any(b[0] == "member" and b[2] == 0 for b in budgets)  # "0" is a budget of 0
+
+
+def check_seed_budgets(query: Query, *, spend: bool = True) -> None:
+    """Without the spend-limit tables the budgets are the seed's, and the marts are empty
+    (``spend`` False: no cost report either, so no budget has a day to count)."""
+    seed = ROOT / "transform" / "seeds" / "budgets.csv"
+    lines = seed.read_text(encoding="utf-8").splitlines()[1:]
+    want = {(f.split(",")[0], f.split(",")[1]): Decimal(f.split(",")[2]) for f in lines}
+    budgets = query(
+        "select distinct scope, scope_id, monthly_budget_usd, budget_source "
+        f"from {MARTS}.budget_status"
+    )
+    assert {(b[0], b[1]): b[2] for b in budgets} == (want if spend else {})
+    assert {b[3] for b in budgets} == ({"seed"} if spend else set())
+    for mart in ("spend_limit_status", "spend_limit_requests_pending"):
+        assert query(f"select count(*) from {MARTS}.{mart}") == [(0,)], mart
+
+
 def check_usage_cost(query: Query, org: SyntheticOrg, period: Period) -> None:
     """Staging of the beta usage and cost streams: one row per loaded key, exact spend."""
     for stream in ("usage", "cost"):
@@ -320,6 +458,18 @@ def test_dbt_build_on_duckdb_matches_the_sandbox(dbt_duckdb_build: DbtBuild) -> 
         check_usage_cost(
             lambda sql: con.execute(sql).fetchall(), dbt_duckdb_build.org, dbt_duckdb_build.period
         )
+        assert dbt_duckdb_build.started is not None
+        check_spend_limits(
+            lambda sql: con.execute(sql).fetchall(),
+            dbt_duckdb_build.org,
+            dbt_duckdb_build.period,
+            dbt_duckdb_build.started,
+        )
+    # Period-to-date spend reconciles with user_cost_report within the documented lag.
+    assert re.search(
+        r"PASS \S*assert_period_to_date_spend_reconciles_with_user_cost_report",
+        dbt_duckdb_build.output,
+    )
 
 
 @pytest.mark.e2e
@@ -368,6 +518,58 @@ def test_dbt_builds_without_the_tables_of_skipped_streams(
             f"select table_name from information_schema.tables where table_schema = '{MARTS}'"
         ).fetchall()
         assert {t[0] for t in tables} >= MART_TABLES
+        check_seed_budgets(lambda sql: partial.execute(sql).fetchall(), spend="cost_report" in kept)
+
+
+# argv: file, first day of the month: the member who spent most in it "has spent nothing".
+_ZERO_TOP_SPENDER = """
+import sys, duckdb
+with duckdb.connect(sys.argv[1]) as con:
+    (user,) = con.execute(
+        "select user_id from claude_enterprise.user_cost_report "
+        "where cast(left(cast(starting_at as varchar), 10) as date) >= cast(? as date) "
+        "and user_id in (select user_id from claude_enterprise.spend_limits_effective) "
+        "group by 1 order by sum(cast(amount_usd as decimal(38, 8))) desc limit 1",
+        [sys.argv[2]],
+    ).fetchone()
+    con.execute(
+        "update claude_enterprise.spend_limits_effective "
+        "set period_to_date_spend = '0', period_to_date_spend_usd = '0' where user_id = ?",
+        [user],
+    )
+"""
+
+
+@pytest.mark.e2e
+def test_period_to_date_spend_below_the_warehouse_fails_the_reconciliation(
+    meltano_project: Meltano, dbt_duckdb_build: DbtBuild, tmp_path: Path
+) -> None:
+    """The reconciliation test is real: one member's period-to-date spend set below what
+    user_cost_report already holds for the month (beyond the lag) fails it, for that member."""
+    month = dbt_duckdb_build.period.last.replace(day=1)
+    if month != dt.datetime.now(tz=dt.timezone.utc).date().replace(day=1):
+        pytest.skip("the warehouse holds no day of the month read yet (its 1st or 2nd)")
+    db_file = duckdb_copy(dbt_duckdb_build.db_file, tmp_path)
+    with_spend = month.isoformat()
+    subprocess.run(
+        [str(DEMO_VENV / "bin" / "python"), "-c", _ZERO_TOP_SPENDER, str(db_file), with_spend],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    env = clean_env(
+        tmp_path,
+        DBT_DUCKDB_PATH=str(db_file),
+        DBT_DUCKDB_SCHEMA=MARTS,
+        CLAUDE_ENTERPRISE_SOURCE_SCHEMA=SOURCE,
+    )
+    test = "assert_period_to_date_spend_reconciles_with_user_cost_report"
+    result = subprocess.run(
+        [str(meltano_project.executable), "--environment=dev", "invoke", "dbt-duckdb:build",
+         "--select", f"+{test}", "--exclude", "assert_one_organization_per_build"],
+        cwd=meltano_project.project, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert re.search(rf"FAIL 1 \S*{test}", output), output[-3000:]
 
 
 @pytest.mark.e2e
@@ -534,6 +736,7 @@ def test_dbt_build_on_postgres_matches_the_sandbox(
         DBT_POSTGRES_SCHEMA=MARTS,
     )
     pipeline = ("tap-claude-enterprise", "target-postgres", "dbt-postgres:build")
+    started = dbt_sandbox.now()
     output = meltano_project.run(
         "--environment=dev", "run", *pipeline, env=env, log=tmp_path / "meltano.log"
     )
@@ -555,6 +758,7 @@ def test_dbt_build_on_postgres_matches_the_sandbox(
     assert dupes == 0
     check_marts(query, org, period)
     check_usage_cost(query, org, period)
+    check_spend_limits(query, org, period, started)
 
     # The organization has no plugins, artifacts, usage or cost endpoint (the tap skipped
     # them, so there are no tables): the models still build, those staging views empty.
@@ -570,3 +774,4 @@ def test_dbt_build_on_postgres_matches_the_sandbox(
     for stream in OPTIONAL_STREAMS:
         assert query(f"select count(*) from {MARTS}.stg_claude__{stream}") == [(0,)], stream
     check_marts(query, org, period)
+    check_seed_budgets(query)

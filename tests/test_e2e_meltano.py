@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tap_claude_enterprise.endpoints import ENDPOINTS
+from tap_claude_enterprise.endpoints import ADMIN_ONLY, ENDPOINTS
 from tap_claude_enterprise.sandbox.data import OrgConfig, SyntheticOrg, first_revisable_day
 from tap_claude_enterprise.sandbox.server import SandboxServer
 from tap_claude_enterprise.sandbox.usage_cost import build_rows, expected_total
@@ -56,6 +56,8 @@ GROUPED_KEYS: dict[str, tuple[str, ...]] = {
 PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     e.name: e.primary_keys + GROUPED_KEYS.get(e.family, ()) for e in ENDPOINTS
 }
+# The Spend Limits API's streams: Meltano's sandbox config reads them too (admin_api_key).
+SPEND_LIMIT_STREAMS = {e.name for e in ENDPOINTS if e.keys == ADMIN_ONLY}
 REPORTS = {  # table -> (kind, per_user)
     e.name: (e.trait("measure"), e.trait("per_user")) for e in ENDPOINTS if e.family == "report"
 }
@@ -495,7 +497,8 @@ def test_meltano_run_into_postgres_then_revised_rerun(
 
     # Analyst-ready types: flat columns, NUMERIC money, real dates, BIGINT counts.
     types = pg_column_types(postgres, schema)
-    assert set(types) == set(PRIMARY_KEYS)
+    # meltano.yml gives the sandbox's spend-limits key (admin_api_key): those tables too.
+    assert set(types) == set(PRIMARY_KEYS) | SPEND_LIMIT_STREAMS
     # Exactly the tap's flattened columns: nothing left nested, no name cut at 63 bytes.
     for table, columns in flattened_schemas().items():
         if table not in PRIMARY_KEYS:  # the spend-limit streams: no admin_api_key, no table
@@ -923,6 +926,7 @@ def test_meltano_yml_matches_about() -> None:
         **FLATTENING_DEFAULTS,
         "api_url": "http://127.0.0.1:8765",
         "api_key": "sk-ant-api01-sandbox",
+        "admin_api_key": "sk-ant-admin01-sandbox-limits",
         "start_date": "30 days ago",
     }
     # The many-organizations recipe: inheriting extractors with their own label.

@@ -13,6 +13,26 @@ DAY = dt.date(2026, 11, 3)
 EXACT = Decimal("122963665.23475315")  # more digits than a float holds
 
 
+def limit_row(
+    name: str, status: str, limit: Decimal | None, spent: Decimal, pct: Decimal | None
+) -> dict:
+    """A spend_limit_status row."""
+    return {
+        "user_id": f"user_{name}",
+        "actor_name": name,
+        "actor_email_address": None,
+        "read_on": DAY,
+        "period": "monthly",
+        "source_type": "organization",
+        "source_id": None,
+        "is_unlimited": limit is None,
+        "limit_usd": limit,
+        "period_to_date_spend_usd": spent,
+        "pct_used": pct,
+        "limit_status": status,
+    }
+
+
 def sample() -> ReportData:
     adoption = [
         {
@@ -96,6 +116,26 @@ def sample() -> ReportData:
                     "status": "over_budget",
                 },
             ],
+            "spend_limits": [
+                limit_row("over_zero", "over", Decimal("0"), Decimal("0.25"), None),
+                limit_row("near", "near", Decimal("500"), EXACT / 1000000, Decimal("98.36")),
+                limit_row("fine", "ok", Decimal("500"), Decimal("1"), Decimal("0.20")),
+                limit_row("free", "unlimited", None, Decimal("900"), None),
+            ],
+            "limit_requests": [
+                {
+                    "request_id": "slir_1",
+                    "actor_name": "Nadia <b>",
+                    "actor_email_address": None,
+                    "user_id": "user_n",
+                    "period": "monthly",
+                    "created_at": dt.datetime(2026, 11, 2, 9),
+                    "is_unlimited": False,
+                    "current_limit_usd": Decimal("500"),
+                    "period_to_date_spend_usd": Decimal("17.07219"),
+                    "pct_used": Decimal("3.41"),
+                },
+            ],
             "anomalies": [],
             "members": [{"activity_status": "active_7d", "members": 3, "inactive": 0}],
         }
@@ -104,7 +144,7 @@ def sample() -> ReportData:
 
 def test_charts_carry_every_row_as_a_point():
     charts = {c.chart_id: c for c in build_report(sample())}
-    assert len(charts) == 9
+    assert len(charts) == 10
     assert charts["adoption"].points == 4 * 3  # DAU, WAU, MAU and seats, three days
     assert charts["spend_by_model"].points == 2  # two models on one day
     assert charts["spend_by_product"].points == 2
@@ -125,7 +165,7 @@ def test_page_is_self_contained_exact_and_escaped():
     # Names from the data never become markup.
     assert "<script>alert(1)</script>" not in page
     assert "T &amp; &lt;b&gt;" in page
-    assert page.count('class="chart"') == 9
+    assert page.count('class="chart"') == 10
     assert "/* plotly */" in page
     assert "<script src=" not in page
 
@@ -190,3 +230,30 @@ def test_a_month_from_its_1st_is_reported_as_before():
     assert "partial month" not in page
     assert f"Spend this month (to {DAY})" in page
     assert "$1,229,636,652.35" in page  # the projection
+
+
+def test_spend_limits_show_who_is_near_or_over_and_the_request_queue():
+    """The chart draws the members with a finite limit; the table lists only near/over
+    ones, exact; 0 is "included usage only", never "unlimited"; the queue is listed."""
+    data = sample()
+    charts = {c.chart_id: c for c in build_report(data)}
+    chart = charts["spend_limits"]
+    assert chart.points == 2 * 3  # spent and limit of the three members with a limit
+    assert "free" not in chart.data[0]["y"]  # unlimited: no limit to be near
+    page = render_html(build_report(data), data, plotly_js="", title="T", generated="now")
+    table = re.search(r'<table id="spend-limits">.*?</table>', page).group(0)
+    assert table.count("<tr>") == 3  # header, over, near
+    assert "over_zero" in table
+    assert "$0 (included usage only)" in table
+    assert f"${EXACT / 1000000:,f}" in table  # exact spend
+    assert "fine" not in table
+    assert "free" not in table
+    queue = re.search(r'<table id="limit-requests">.*?</table>', page).group(0)
+    assert "Nadia &lt;b&gt;" in queue
+    assert "$17.07219" in queue
+    # Nobody near a limit and no request: the tables say so instead of staying blank.
+    data.rows["spend_limits"] = [r for r in data["spend_limits"] if r["limit_status"] == "ok"]
+    data.rows["limit_requests"] = []
+    page = render_html(build_report(data), data, plotly_js="", title="T", generated="now")
+    assert "No member is near or over their spend limit." in page
+    assert "No pending request for a higher spend limit." in page

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "output" / "test-artifacts"
 CHART_IDS = [
     "adoption", "utilization", "product_usage", "spend_by_model", "spend_by_product",
-    "month_to_date", "top_spenders", "budgets", "anomalies",
+    "month_to_date", "top_spenders", "budgets", "spend_limits", "anomalies",
 ]  # fmt: skip
 
 
@@ -74,8 +74,12 @@ def test_report_is_one_self_contained_file(report_file: Path, dbt_duckdb_build: 
 
 
 @pytest.mark.e2e
-def test_every_chart_renders_its_data_in_chromium(report_file: Path) -> None:
-    """Each chart is drawn (SVG), holds all its points, and the page logs no error."""
+def test_every_chart_renders_its_data_in_chromium(
+    report_file: Path, dbt_duckdb_build: DbtBuild
+) -> None:
+    """Each chart is drawn (SVG), holds all its points, the spend-limit tables list the
+    marts' rows, and the page logs no error."""
+    import duckdb
     from playwright.sync_api import sync_playwright
 
     executable = chromium_path()
@@ -104,6 +108,12 @@ def test_every_chart_renders_its_data_in_chromium(report_file: Path) -> None:
                     width: el.getBoundingClientRect().width,
                 }))"""
             )
+            tables = page.evaluate(
+                """() => Object.fromEntries(['spend-limits', 'limit-requests'].map(id => [id,
+                    Array.from(document.querySelectorAll('#' + id + ' tbody tr'))
+                        .filter(tr => !tr.classList.contains('empty'))
+                        .filter(tr => tr.getBoundingClientRect().height > 0).length]))"""
+            )
             page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
         finally:
             browser.close()
@@ -116,3 +126,15 @@ def test_every_chart_renders_its_data_in_chromium(report_file: Path) -> None:
         assert chart["drawn"] > 0, chart
         assert chart["width"] > 300, chart
     assert (ARTIFACTS / "report.png").stat().st_size > 50_000
+    # The members near or over their limit and the pending requests, one visible row each.
+    with duckdb.connect(str(dbt_duckdb_build.db_file), read_only=True) as con:
+        ((flagged,),) = con.execute(
+            f"select count(*) from {MARTS}.spend_limit_status "
+            "where limit_status in ('near', 'over')"
+        ).fetchall()
+        ((pending,),) = con.execute(
+            f"select count(*) from {MARTS}.spend_limit_requests_pending"
+        ).fetchall()
+    assert tables == {"spend-limits": flagged, "limit-requests": pending}
+    assert flagged > 0
+    assert pending > 0

@@ -15,7 +15,7 @@ from tap_claude_enterprise.sandbox.settings import (
     SANDBOX_LIMITS_KEY,
     SpendLimitSettings,
 )
-from tests.helpers import run_tap, small_config
+from tests.helpers import run_cli, run_tap, small_config
 
 SPEND_STREAMS = {e.name for e in ENDPOINTS if e.keys == ADMIN_ONLY}
 SPEND_PATHS = {e.path for e in ENDPOINTS if e.keys == ADMIN_ONLY}
@@ -179,3 +179,28 @@ def test_email_privacy_and_organization_label_apply(make_sandbox):
         for record in run.records[stream]:
             assert record["organization_label"] == "acme"
             assert "@" not in json.dumps(record, default=str), stream
+
+
+@pytest.mark.parametrize(
+    ("admin_key", "verdict"),
+    [
+        (SANDBOX_LIMITS_KEY, "admin_api_key can read the spend limits (read:spend_limits)"),
+        (SANDBOX_ADMIN_KEY, "admin_api_key cannot read the spend limits"),
+    ],
+    ids=["with-scope", "without-scope"],
+)
+def test_connection_test_says_whether_admin_api_key_reads_the_spend_limits(
+    sandbox, tmp_path, admin_key, verdict
+):
+    """--test: one extra request, to the spend limits, with the Admin key; a key without
+    the scope does not fail the test (a sync skips the family), the verdict says so."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(small_config(sandbox, admin_api_key=admin_key)))
+    result = run_cli(["--config", str(path), "--test"])
+    assert result.returncode == 0, result.stderr
+    assert verdict in result.stderr
+    assert [e["endpoint"] for e in sandbox.requests_for()] == [
+        "summaries",
+        "spend_limits/effective",
+    ]
+    assert admin_key not in result.stderr + result.stdout

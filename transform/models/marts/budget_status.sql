@@ -1,5 +1,6 @@
 -- One row per budget and month: spend so far against the monthly budget, the month-end
 -- projection, and the day the budget was (or, at the current pace, will be) overrun.
+-- budget_source: spend_limits (the synced limits) or seed (budgets.csv, the fallback).
 -- A partial month (the data starts after its 1st; spend_org_daily) has no projection: its
 -- status says over_budget or at_risk only from the spend already known, else partial_month.
 with daily as (
@@ -19,6 +20,7 @@ months as (
     scope_id,
     label,
     monthly_budget_usd,
+    budget_source,
     spend_month,
     coalesce(is_partial_month, false) as is_partial_month,
     coalesce(month_covered_from, spend_month) as month_covered_from,
@@ -26,7 +28,7 @@ months as (
     sum(amount_usd) as spent_usd,
     min(case when cumulative_usd > monthly_budget_usd then spend_date end) as overrun_date
   from daily
-  group by 1, 2, 3, 4, 5, 6, 7, 8
+  group by 1, 2, 3, 4, 5, 6, 7, 8, 9
 ),
 
 paced as (
@@ -54,6 +56,7 @@ select
   scope,
   scope_id,
   label,
+  budget_source,
   spend_month,
   is_partial_month,
   month_covered_from,
@@ -72,7 +75,9 @@ select
   end as projected_overrun_date,
   case
     when overrun_date is not null then 'over_budget'
-    when coalesce(projected_month_end_usd, spent_usd) * 100 >= monthly_budget_usd * {{ var('budget_at_risk_pct') }} then 'at_risk'
+    -- A budget of 0 (a spend limit of 0: included usage only) is at risk only once spent.
+    when coalesce(projected_month_end_usd, spent_usd) * 100 >= monthly_budget_usd * {{ var('budget_at_risk_pct') }}
+      and (monthly_budget_usd > 0 or coalesce(projected_month_end_usd, spent_usd) > 0) then 'at_risk'
     when is_partial_month then 'partial_month'
     else 'on_track'
   end as status
