@@ -25,6 +25,7 @@ import pytest
 
 from tap_claude_enterprise.endpoints import names
 from tap_claude_enterprise.sandbox import SANDBOX_API_KEY
+from tap_claude_enterprise.sandbox.settings import SANDBOX_LIMITS_KEY
 from tests.helpers import FAST_RATE
 
 pytestmark = pytest.mark.e2e  # builds packages, installs a wheel into a new venv
@@ -171,6 +172,7 @@ def test_the_installed_wheel_runs_about_discover_and_a_sandbox_sync(
         config = tmp_path / "config.json"
         config.write_text(json.dumps({
             "api_key": SANDBOX_API_KEY,
+            "admin_api_key": SANDBOX_LIMITS_KEY,  # the spend-limit streams too
             "api_url": info["url"],
             "start_date": info["latest_day"],
             "max_requests_per_minute": FAST_RATE,
