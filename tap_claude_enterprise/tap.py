@@ -3,42 +3,31 @@
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import sys
 import time
 from typing import Any
 
 import click
-import requests
 from singer_sdk import Stream, Tap
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import TapCapabilities
 
-from tap_claude_enterprise import endpoints, settings
-from tap_claude_enterprise.endpoints import number_word
-from tap_claude_enterprise.http import first_contact, transport
-from tap_claude_enterprise.http.client import USER_AGENT, AnalyticsStream, require_tls
-from tap_claude_enterprise.http.errors import BadRequestError, DateNotAvailableError, redact
+from tap_claude_enterprise import connection_test, endpoints, settings
+from tap_claude_enterprise.http import first_contact
+from tap_claude_enterprise.http.client import AnalyticsStream, require_tls
+from tap_claude_enterprise.http.errors import redact
 from tap_claude_enterprise.http.redaction import install_secret_filter
 from tap_claude_enterprise.run import RunContext
 from tap_claude_enterprise.streams import stream_types
-from tap_claude_enterprise.streams.spend_limits import SpendLimitsStream
 from tap_claude_enterprise.sync.availability import EndpointAccess
 from tap_claude_enterprise.sync.key_access import (
     ADMIN_KEY_SETTING,
-    SPEND_LIMITS_SCOPE,
-    admin_only,
-    admin_readable,
-    analytics_and_admin,
-    is_admin_key,
     skip_spend_limits_without_key,
     skip_streams_key_cannot_read,
 )
 from tap_claude_enterprise.sync.stats import log_summary
-from tap_claude_enterprise.sync.windows import API_FLOOR, format_timestamp, utc_now
 
-CONNECTION_TEST_DAYS_BACK = 7
 DECIMAL_KEYWORDS = ("precision", "scale")
 
 
@@ -183,83 +172,12 @@ class TapClaudeEnterprise(Tap):
     # --- connection test ----------------------------------------------------------
 
     def run_connection_test(self) -> bool:  # type: ignore[misc]
-        """One cheap authenticated request (no sync): a week-old daily summary.
-
-        ``/summaries`` rows hold no personal data, and a day a week back is served by
-        every API version, so the only way this fails is the key or the network. The
-        test has a short retry budget of its own and does not retry a host that cannot
-        be resolved or reached, so it answers within seconds; the reason is one line in
-        ``connection_test_error``.
-        """
-        if is_admin_key(self.config.get("api_key")):
-            return self._admin_key_connection_test() and self._spend_limits_verdict()
-        stream = self.streams["summaries"]
-        assert isinstance(stream, AnalyticsStream)
-        day = max(utc_now().date() - dt.timedelta(days=CONNECTION_TEST_DAYS_BACK), API_FLOOR)
-        context = {
-            "starting_date": day.isoformat(),
-            "ending_date": (day + dt.timedelta(days=1)).isoformat(),
-        }
-        self.connection_test_error = _probe(stream, context) or ""
-        if self.connection_test_error:
-            return False
-        self.logger.info(
-            "Connection test passed: the key can read Claude Enterprise analytics (%s): "
-            "all %s Enterprise streams, and %s if the organization is on "
-            "the Usage and Cost Analytics API beta (otherwise a sync skips those %s).",
-            USER_AGENT,
-            number_word(len(endpoints.ENDPOINTS) - len(admin_readable())),
-            " and ".join(analytics_and_admin()),
-            number_word(len(analytics_and_admin())),
+        """One cheap authenticated request, no sync (``connection_test.py``); the reason
+        of a failure is one line in ``connection_test_error``."""
+        ok, self.connection_test_error = connection_test.run(
+            self.streams, self.config, self.logger
         )
-        return self._spend_limits_verdict()
-
-    def _spend_limits_verdict(self) -> bool:
-        """With ``admin_api_key`` set: one more request says whether it reads the spend
-        limits. Either way the test passes (a sync then skips those streams in one line)."""
-        if not self.config.get(ADMIN_KEY_SETTING):
-            return True
-        family = admin_only()
-        stream = self.streams[family[0]]
-        assert isinstance(stream, SpendLimitsStream)
-        stream.limits.page_size = 1  # one member's row: the answer, not the data, matters
-        reason = _probe(stream, {})
-        if reason is None:
-            self.logger.info(
-                "Connection test: admin_api_key can read the spend limits (%s): %s.",
-                SPEND_LIMITS_SCOPE,
-                ", ".join(family),
-            )
-        else:
-            self.logger.warning(
-                "Connection test: admin_api_key cannot read the spend limits (it needs an "
-                "Admin API key with %s), so a sync skips %s: %s",
-                SPEND_LIMITS_SCOPE,
-                ", ".join(family),
-                reason,
-            )
-        return True
-
-    def _admin_key_connection_test(self) -> bool:
-        """An Admin key reads only usage and cost: probe /usage with one request."""
-        stream = self.streams[analytics_and_admin()[0]]
-        assert isinstance(stream, AnalyticsStream)
-        end = utc_now().replace(hour=0, minute=0, second=0, microsecond=0)
-        end -= dt.timedelta(days=CONNECTION_TEST_DAYS_BACK)
-        context = {
-            "starting_at": format_timestamp(end - dt.timedelta(days=1)),
-            "ending_at": format_timestamp(end),
-        }
-        self.connection_test_error = _probe(stream, context) or ""
-        if self.connection_test_error:
-            return False
-        others = ", ".join(name for name in self.streams if name not in admin_readable())
-        self.logger.info(
-            "Connection test passed: the Admin key can read the usage and cost streams; "
-            "it cannot read %s (they need an Analytics key), which a sync skips.",
-            others,
-        )
-        return True
+        return ok
 
     @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
@@ -353,30 +271,6 @@ class TapClaudeEnterprise(Tap):
             sys.exit(1)
 
 
-def _probe(stream: AnalyticsStream, context: dict[str, str]) -> str | None:
-    """One quick request to ``stream``; None if the key works, else the reason (one line).
-
-    A 400 comes after authentication: the key works even if the day was refused.
-    """
-    stream.quick_check = True
-    try:
-        next(iter(stream.fetch_pages(context)), None)
-    except (DateNotAvailableError, BadRequestError) as exc:
-        stream.logger.info("The API accepted the key but refused the test day: %s", exc)
-    except (FatalAPIError, RetriableAPIError) as exc:
-        return redact(str(exc), limit=2000)
-    except requests.RequestException as exc:
-        cause = transport.network_cause(exc)
-        return cause or redact(f"{type(exc).__name__}: {exc}", limit=2000)
-    except Exception as exc:  # the verdict names anything unexpected
-        return redact(f"{type(exc).__name__}: {exc}", limit=2000)
-    finally:
-        stream.quick_check = False
-    return None
-
-
-if __name__ == "__main__":
-    TapClaudeEnterprise.cli()
 
 
 def install_secret_filters(config: Any) -> None:
@@ -384,3 +278,7 @@ def install_secret_filters(config: Any) -> None:
     install_secret_filter(config.get("api_key"))
     install_secret_filter(config.get(ADMIN_KEY_SETTING))
     install_secret_filter(config.get("email_hash_key"))
+
+
+if __name__ == "__main__":
+    TapClaudeEnterprise.cli()

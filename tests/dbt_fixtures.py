@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_claude_enterprise.endpoints import ENDPOINTS, names
+from tap_claude_enterprise.endpoints import names
 from tap_claude_enterprise.sandbox.data import OrgConfig, SyntheticOrg
 from tap_claude_enterprise.sandbox.server import SandboxServer, SandboxSettings
 from tests.helpers import FAST_RATE
@@ -43,7 +43,7 @@ STREAMS = tuple(names())
 # spend limits also without admin_api_key: budgets then come from the seed) ...
 OPTIONAL_STREAMS = ("plugins", "artifacts", "usage", "cost", *names("spend_limits"))
 # ... and the only two a Console organization (Admin key) has.
-CONSOLE_STREAMS = tuple(e.name for e in ENDPOINTS if "admin" in e.keys)
+CONSOLE_STREAMS = tuple(names("usage_cost"))  # Console orgs have no Spend Limits API
 
 
 @dataclass

@@ -695,6 +695,7 @@ def test_standalone_tap_piped_into_target_jsonl(
         json.dumps(
             {
                 "api_key": "sk-ant-api01-sandbox",
+                "admin_api_key": "sk-ant-admin01-sandbox-limits",  # the spend limits too
                 "api_url": sandbox.url,
                 "start_date": period.first.isoformat(),
                 "end_date": period.last.isoformat(),
