@@ -19,7 +19,7 @@ from tap_claude_enterprise.sandbox import SandboxServer
 from tap_claude_enterprise.sandbox.faults import Fault
 from tests.helpers import run_cli, run_tap, tap_config
 
-WRONG_KEY = "sk-ant-api01-not-the-right-key-at-all"
+WRONG_KEY = "sk-ant-api01-wrong"  # short: no secret scanner mistakes it for a key
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -41,14 +40,6 @@ FIRST_PAGE_SIZE = 1000
 USD = "USD"
 
 
-def decimal_string(value: Any) -> str | None:
-    """An exact amount as a plain decimal string (never exponent notation, never float)."""
-    if value is None:
-        return None
-    number = value if isinstance(value, Decimal) else Decimal(str(value))
-    return format(number, "f")
-
-
 def shape_money(row: dict[str, Any], names: Iterable[str]) -> None:
     """Exact amounts in minor units plus ``*_usd`` (USD only), as decimal strings.
 
@@ -57,10 +48,9 @@ def shape_money(row: dict[str, Any], names: Iterable[str]) -> None:
     """
     names = tuple(names)
     add_money(row, names)
-    usd = row.get("currency") == USD
-    for name in names:
-        row[name] = decimal_string(row[name])
-        row[f"{name}_usd"] = decimal_string(row[f"{name}_usd"]) if usd else None
+    if row.get("currency") != USD:  # minor units of another currency: no dollar column
+        for name in names:
+            row[f"{name}_usd"] = None
 
 
 class SpendLimitsStream(ChainStream[dt.date]):
